@@ -1,0 +1,89 @@
+"""Devices, generators and array <-> tensor conversion, shared by every estimator.
+
+Library code never touches global random state: ``random_state`` becomes a
+:class:`torch.Generator` (or a :class:`numpy.random.Generator`) inside ``fit``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = [
+    "resolve_device",
+    "make_generator",
+    "make_numpy_rng",
+    "as_tensor",
+    "to_numpy",
+    "seed_from",
+]
+
+
+def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
+    """Turn a ``device`` parameter into a :class:`torch.device`.
+
+    ``None`` and ``"cpu"`` give the CPU, ``"auto"`` the first CUDA device when
+    one is available (else the CPU), anything else is passed to ``torch.device``.
+    Asking for CUDA on a machine without it raises a clear error.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device: use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for CUDA but this torch build sees no GPU "
+            f"(torch {torch.__version__}); use device='cpu' or device='auto'."
+        )
+    return dev
+
+
+def seed_from(random_state) -> int:
+    """A 63-bit integer seed drawn from ``random_state`` (None, int or numpy Generator/RandomState)."""
+    if random_state is None:
+        return int(np.random.default_rng().integers(0, 2**63 - 1))
+    if isinstance(random_state, numbers.Integral):
+        if random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state}.")
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}."
+    )
+
+
+def make_generator(random_state, device: torch.device | str = "cpu") -> torch.Generator:
+    """A :class:`torch.Generator` on ``device`` seeded from ``random_state``."""
+    gen = torch.Generator(device=resolve_device(device))
+    gen.manual_seed(seed_from(random_state))
+    return gen
+
+
+def make_numpy_rng(random_state) -> np.random.Generator:
+    """A :class:`numpy.random.Generator` seeded from ``random_state``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(seed_from(random_state))
+
+
+def as_tensor(X, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``X`` (array-like or tensor) as a contiguous tensor of ``dtype`` on ``device``."""
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=dtype).contiguous()
+    return torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor on any device as a numpy array (detached, on the CPU)."""
+    return t.detach().cpu().numpy()

@@ -1,0 +1,1 @@
+"""Import every command module so that its commands register on the apps."""
