@@ -1,0 +1,48 @@
+"""The contract between models and the generic trainer.
+
+A model the trainer can train is a :class:`torch.nn.Module` that *names its
+losses*: :meth:`TrainableModule.loss_terms` returns a dict of scalar tensors
+(``{"reconstruction": ..., "kl_sparsity": ..., "weight_decay": ...}``). The
+trainer sums them, backpropagates, steps the optimizer and logs every term; it
+never asks what kind of model it trains. Everything model-specific (corruption,
+k-schedules, sparsity estimates, classifier heads) lives behind these methods.
+
+Batches are tuples of tensors sliced from the training data tuple along the
+first axis: ``(X,)`` for autoencoders, ``(X, y)`` for classifiers.
+State that must survive a checkpoint (running averages, the current ``k``)
+is kept in registered buffers, so ``state_dict`` carries it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["TrainableModule"]
+
+
+class TrainableModule(nn.Module):
+    """Base class of every model the :class:`aekit.training.Trainer` trains."""
+
+    def loss_terms(self, *batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Named scalar loss terms on one batch; their sum is minimized.
+
+        ``generator`` is the trainer's random generator (on the model's device),
+        the only source of randomness a model may use while training (noise,
+        dropout-like corruption), so runs are reproducible and resumable.
+        """
+        raise NotImplementedError
+
+    def forward(self, *batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        # The trainer calls the module (possibly wrapped by DistributedDataParallel
+        # or torch.compile) through forward, so forward *is* loss_terms here.
+        # Plain-PyTorch users call encode / decode / reconstruct on the subclasses.
+        return self.loss_terms(*batch, generator=generator)
+
+    def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
+        """Hook before each epoch (0-based ``epoch``): schedules, full-data statistics."""
+
+    @torch.no_grad()
+    def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        """Diagnostics logged at each epoch end on (a sample of) the training data."""
+        return {}
