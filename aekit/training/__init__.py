@@ -1,5 +1,7 @@
 """The generic training loop and its contract with models."""
 
 from aekit.training._module import TrainableModule
+from aekit.training._schedules import resolve_schedule
+from aekit.training._trainer import Trainer
 
-__all__ = ["TrainableModule"]
+__all__ = ["TrainableModule", "Trainer", "resolve_schedule"]

@@ -1,0 +1,436 @@
+"""The generic training loop: minibatches, an optimizer, a schedule, a history.
+
+The loop never asks what it trains. A :class:`~aekit.training.TrainableModule`
+names its losses; each step computes
+
+    L(theta; batch) = sum_k  loss_terms(batch)[k]
+
+backpropagates it and steps the optimizer. Every term is logged per epoch as
+its mean over the epoch's samples (each batch weighted by its size).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import torch
+from aekit._torch import resolve_device, seed_from
+from aekit._validation import resolve_option
+from aekit.training._data import check_data, place_data
+from aekit.training._module import TrainableModule
+from aekit.training._schedules import resolve_schedule
+
+__all__ = ["Trainer", "OPTIMIZERS", "PRECISIONS"]
+
+
+def _sgd(params, trainer: Trainer) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=trainer.learning_rate, momentum=trainer.momentum, nesterov=trainer.nesterov)
+
+
+def _adam(params, trainer: Trainer) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=trainer.learning_rate)
+
+
+OPTIMIZERS = {"sgd": _sgd, "adam": _adam}
+PRECISIONS = ("float32", "bfloat16", "auto")
+# History keys the trainer writes itself; a loss term or metric may not reuse them.
+RESERVED_KEYS = ("epoch", "loss", "val_loss", "learning_rate", "epoch_time")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 matmuls natively (CUDA compute >= 8.0, CPU AVX512-BF16 / AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+class Trainer:
+    """Minibatch training of any :class:`~aekit.training.TrainableModule`.
+
+    Parameters
+    ----------
+    optimizer : {"adam", "sgd"}
+        Adam (Kingma & Ba, 2015) or SGD with ``momentum`` (Nesterov when ``nesterov``).
+    learning_rate : float
+        Base step size; multiplied by ``lr_schedule``'s factor at each epoch.
+    momentum : float
+        SGD momentum mu: ``v <- mu v + g; theta <- theta - lr v``.
+    nesterov : bool
+        Nesterov momentum (SGD only).
+    batch_size : int
+        Samples per step (the *global* batch under DistributedDataParallel).
+    max_epochs : int
+        Passes over the training data.
+    lr_schedule : str or callable
+        ``"constant"``, ``"step[:S[:G]]"``, ``"exponential[:G]"``, ``"cosine[:M]"``,
+        ``"linear[:M]"``, or a callable ``epoch -> factor`` (see :mod:`aekit.training._schedules`).
+    early_stopping : bool
+        Stop when the validation loss has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the weights of the best epoch
+        (as scikit-learn's MLP does). The validation data is ``val_data`` or,
+        when ``val_data`` is None, a random ``validation_fraction`` of ``data``
+        split off with the trainer's generator.
+    validation_fraction : float in (0, 1)
+        Share of ``data`` held out when ``early_stopping`` and no ``val_data``.
+    n_iter_no_change : int
+        Epochs without improvement before stopping.
+    tol : float
+        Smallest decrease of the validation loss that counts as improvement.
+    precision : {"float32", "bfloat16", "auto"}
+        ``"bfloat16"`` runs the forward pass under bfloat16 autocast (weights,
+        optimizer and reductions stay float32); ``"auto"`` picks bfloat16 where
+        the hardware computes it natively, else float32.
+    compile : bool
+        Run the module's forward through :func:`torch.compile`.
+    device : str or torch.device
+        ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+    random_state : None, int or numpy Generator
+        Seeds the trainer's generators (shuffling, validation split, and the
+        generator handed to ``loss_terms`` for noise). Same seed, same device:
+        bit-identical runs on the CPU.
+    checkpoint_dir : path or None
+        Where a checkpoint is written (atomically) at every epoch end.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir`` when there is one.
+    verbose : bool
+        Show a progress bar with the loss and ETA; False is quiet.
+    flush_denormal : bool
+        Treat denormal floats as zero during training on the CPU (the previous
+        setting is restored afterwards); saturated sigmoids make denormals.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        One dict per epoch: ``epoch`` (1-based), ``loss`` (the summed terms),
+        every loss term, ``val_loss`` and ``val_<term>`` (with validation data),
+        the module's ``epoch_metrics``, ``learning_rate`` and ``epoch_time`` (s).
+    best_epoch_ : int or None
+        The epoch whose weights were kept (early stopping), else None.
+    precision_ : str
+        The precision used ("float32" or "bfloat16") after resolving "auto".
+    """
+
+    def __init__(
+        self,
+        *,
+        optimizer="adam",
+        learning_rate=1e-3,
+        momentum=0.9,
+        nesterov=False,
+        batch_size=128,
+        max_epochs=50,
+        lr_schedule="constant",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        precision="float32",
+        compile=False,
+        device="cpu",
+        random_state=None,
+        checkpoint_dir=None,
+        resume=False,
+        verbose=True,
+        flush_denormal=True,
+    ):
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.precision = precision
+        self.compile = compile
+        self.device = device
+        self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+        self.verbose = verbose
+        self.flush_denormal = flush_denormal
+
+    # ------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        resolve_option("optimizer", self.optimizer, OPTIMIZERS)
+        resolve_option("precision", self.precision, dict.fromkeys(PRECISIONS))
+        _check_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        _check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _check_number("tol", self.tol, low=0.0)
+        _check_int("batch_size", self.batch_size, low=1)
+        _check_int("max_epochs", self.max_epochs, low=1)
+        _check_int("n_iter_no_change", self.n_iter_no_change, low=1)
+        _check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' and momentum > 0.")
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs a checkpoint_dir to resume from.")
+        resolve_schedule(self.lr_schedule)
+
+    def _resolve_precision(self, device: torch.device) -> str:
+        if self.precision == "auto":
+            return "bfloat16" if bf16_supported(device) else "float32"
+        return self.precision
+
+    # ------------------------------------------------------------ fit
+    def fit(self, module: TrainableModule, data, val_data=None) -> list[dict]:
+        """Train ``module`` in place on ``data``; return the per-epoch history.
+
+        Parameters
+        ----------
+        module : TrainableModule
+            Moved to the trainer's device.
+        data : Tensor or tuple of Tensor
+            The training data, each tensor of shape (n_samples, ...); batches
+            are tuples of index slices of these tensors.
+        val_data : Tensor or tuple of Tensor, optional
+            Validation data (same layout); its loss is logged every epoch.
+
+        Returns
+        -------
+        history : list of dict
+            Also stored as ``history_``.
+        """
+        self._check_params()
+        if not isinstance(module, TrainableModule):
+            raise TypeError(
+                f"Trainer.fit trains a TrainableModule (with loss_terms), got {type(module).__name__}; "
+                "subclass aekit.training.TrainableModule."
+            )
+        data = check_data(data, "data")
+        if val_data is not None:
+            val_data = check_data(val_data, "val_data")
+        device = resolve_device(self.device)
+        schedule = resolve_schedule(self.lr_schedule)
+        self.precision_ = self._resolve_precision(device)
+        if self.precision_ == "bfloat16" and not bf16_supported(device):
+            raise ValueError(
+                f"precision='bfloat16' but {device} has no native bfloat16 support; use precision='float32' or 'auto'."
+            )
+
+        seed = seed_from(self.random_state)
+        shuffle_gen = torch.Generator(device=device)
+        shuffle_gen.manual_seed(seed)
+        noise_gen = torch.Generator(device=device)
+        noise_gen.manual_seed(_derived_seed(seed, 1))
+        val_seed = _derived_seed(seed, 2)
+
+        n_total = data[0].shape[0]
+        if self.early_stopping and val_data is None:
+            n_val = int(math.ceil(self.validation_fraction * n_total))
+            if n_total - n_val < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training samples out of {n_total}; "
+                    "pass more data or lower validation_fraction."
+                )
+            split = torch.randperm(n_total, generator=shuffle_gen, device=device).to(data[0].device)
+            val_data = tuple(t[split[:n_val]] for t in data)
+            data = tuple(t[split[n_val:]] for t in data)
+
+        train = place_data(data, device, self.batch_size)
+        val = None if val_data is None else place_data(val_data, device, self.batch_size)
+
+        module.to(device)
+        optimizer = OPTIMIZERS[self.optimizer](module.parameters(), self)
+        model = module
+        if self.compile:
+            model = torch.compile(model)
+        autocast = _autocast(device, self.precision_)
+
+        self.history_: list[dict] = []
+        self.best_epoch_ = None
+        best_loss, best_state, no_improvement = math.inf, None, 0
+
+        n = len(train)
+        steps_per_epoch = -(-n // self.batch_size)
+        bar = _progress(self.max_epochs * steps_per_epoch, self.verbose)
+        with _flush_denormal(device, self.flush_denormal), bar:
+            for epoch in range(self.max_epochs):
+                t0 = time.perf_counter()
+                lr = self.learning_rate * schedule(epoch, self.max_epochs)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                module.train()
+                module.on_epoch_start(epoch, self.max_epochs, train.data)
+                perm = torch.randperm(n, generator=shuffle_gen, device=train.index_device)
+                sums: dict[str, torch.Tensor] = {}
+                for start in range(0, n, self.batch_size):
+                    batch = train.batch(perm[start : start + self.batch_size])
+                    with autocast:
+                        terms = model(*batch, generator=noise_gen)
+                    if epoch == 0 and start == 0:
+                        _check_terms(terms, module)
+                    loss = sum(terms.values())
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    b = batch[0].shape[0]
+                    for k, v in terms.items():
+                        v = v.detach().float() * b
+                        sums[k] = sums[k] + v if k in sums else v
+                    bar.update(1)
+                row = {"epoch": epoch + 1}
+                row.update({k: v.item() / n for k, v in sums.items()})
+                row["loss"] = sum(row[k] for k in sums)
+                if not math.isfinite(row["loss"]):
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}: the loss is {row['loss']}; "
+                        f"lower learning_rate (now {self.learning_rate}) or check the data for extreme values."
+                    )
+                if val is not None:
+                    row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, device))
+                module.eval()
+                metrics = module.epoch_metrics(train.data)
+                _check_metrics(metrics)
+                row.update({k: float(v) for k, v in metrics.items()})
+                row["learning_rate"] = lr
+                row["epoch_time"] = time.perf_counter() - t0
+                self.history_.append(row)
+                bar.set_postfix(_postfix(row), refresh=False)
+
+                if self.early_stopping:
+                    if row["val_loss"] < best_loss - self.tol:
+                        no_improvement = 0
+                    else:
+                        no_improvement += 1
+                    if row["val_loss"] < best_loss:
+                        best_loss = row["val_loss"]
+                        self.best_epoch_ = epoch + 1
+                        best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                    if no_improvement >= self.n_iter_no_change:
+                        break
+        if self.early_stopping and best_state is not None:
+            module.load_state_dict(best_state)
+        module.eval()
+        return self.history_
+
+
+# ---------------------------------------------------------------- helpers
+def _derived_seed(seed: int, stream: int) -> int:
+    """An independent 63-bit seed for stream ``stream`` of the run seeded by ``seed``."""
+    import numpy as np
+
+    state = np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31 | int(state[1]) >> 1) & (2**63 - 1)
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bfloat16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _flush_denormal(device: torch.device, enabled: bool):
+    """Flush denormals to zero on the CPU for the duration, then restore the previous mode."""
+    if not enabled or device.type != "cpu":
+        yield
+        return
+    # torch has no getter: a denormal survives a multiplication by one exactly when flushing is off.
+    was_on = bool(torch.tensor([1e-40], dtype=torch.float32).mul(1.0).item() == 0.0)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
+
+
+@torch.no_grad()
+def _evaluate(module, val, batch_size: int, autocast, seed: int, device) -> dict[str, float]:
+    """Mean loss terms on the validation data, in eval mode, with a fixed-seed generator."""
+    module.eval()
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    n = len(val)
+    idx = torch.arange(n, device=val.index_device)
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, n, batch_size):
+        batch = val.batch(idx[start : start + batch_size])
+        with autocast:
+            terms = module.loss_terms(*batch, generator=gen)
+        b = batch[0].shape[0]
+        for k, v in terms.items():
+            v = v.detach().float() * b
+            sums[k] = sums[k] + v if k in sums else v
+    out = {f"val_{k}": v.item() / n for k, v in sums.items()}
+    out = {"val_loss": sum(out.values()), **out}
+    return out
+
+
+def _check_terms(terms, module) -> None:
+    name = type(module).__name__
+    if not isinstance(terms, dict) or not terms:
+        raise TypeError(f"{name}.loss_terms must return a non-empty dict of named scalar tensors, got {terms!r}.")
+    for k, v in terms.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor) or v.ndim != 0:
+            raise TypeError(f"{name}.loss_terms returned {k!r}: {type(v).__name__}; every term must be a scalar tensor.")
+        if k in RESERVED_KEYS or k.startswith("val_"):
+            raise ValueError(f"{name}.loss_terms names a term {k!r}, which the trainer's history uses; rename it.")
+    if not any(v.requires_grad for v in terms.values()):
+        raise ValueError(
+            f"no term of {name}.loss_terms depends on a parameter (requires_grad is False everywhere); "
+            "compute the losses from the module's parameters, outside torch.no_grad."
+        )
+
+
+def _check_metrics(metrics) -> None:
+    if not isinstance(metrics, dict):
+        raise TypeError(f"epoch_metrics must return a dict of floats, got {type(metrics).__name__}.")
+    for k in metrics:
+        if k in RESERVED_KEYS:
+            raise ValueError(f"epoch_metrics names a metric {k!r}, which the trainer's history uses; rename it.")
+
+
+def _postfix(row: dict) -> dict:
+    out = {"epoch": row["epoch"], "loss": f"{row['loss']:.4g}"}
+    if "val_loss" in row:
+        out["val_loss"] = f"{row['val_loss']:.4g}"
+    return out
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(total: int, verbose: bool, initial: int = 0):
+    if not verbose:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="batch", dynamic_ncols=True, leave=True)
+
+
+def _check_int(name, value, *, low):
+    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+def _check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low}, "
+        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+        raise ValueError(f"{name} must be in {lo or '(-inf, '}{hi or 'inf)'}, got {value!r}.")
+

@@ -1,0 +1,231 @@
+"""The generic trainer on tiny modules with known answers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from aekit.training import TrainableModule, Trainer
+
+
+class Ridge(TrainableModule):
+    """y ~ X w + b with squared error and an L2 term: a convex problem with a closed-form optimum."""
+
+    def __init__(self, n_features, alpha=0.1, noise=0.0):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+        self.alpha = alpha
+        self.noise = noise
+
+    def loss_terms(self, X, y, generator=None):
+        if self.training and self.noise:
+            X = X + self.noise * torch.randn(X.shape, generator=generator, device=X.device)
+        pred = self.linear(X).squeeze(1)
+        return {
+            "squared_error": 0.5 * ((pred - y) ** 2).mean(),
+            "weight_decay": 0.5 * self.alpha * (self.linear.weight**2).sum(),
+        }
+
+    @torch.no_grad()
+    def epoch_metrics(self, data):
+        return {"weight_norm": float(self.linear.weight.norm())}
+
+
+def make_regression(n=200, d=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g)
+    w = torch.randn(d, generator=g)
+    y = X @ w + 0.3 + 0.05 * torch.randn(n, generator=g)
+    return X, y
+
+
+def ridge_solution(X, y, alpha):
+    # minimize 0.5 mean (Xw + b - y)^2 + 0.5 alpha |w|^2  (b unpenalized)
+    n, d = X.shape
+    A = torch.cat([X, torch.ones(n, 1)], 1).double()
+    P = torch.eye(d + 1, dtype=torch.float64) * alpha * n
+    P[d, d] = 0
+    theta = torch.linalg.solve(A.T @ A + P, A.T @ y.double())
+    return theta[:d].float(), theta[d].float()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(optimizer="adam", learning_rate=0.05),
+        dict(optimizer="sgd", learning_rate=0.05, momentum=0.9),
+        dict(optimizer="sgd", learning_rate=0.05, momentum=0.9, nesterov=True),
+    ],
+)
+def test_reaches_the_ridge_optimum(options):
+    X, y = make_regression()
+    torch.manual_seed(0)
+    module = Ridge(5)
+    # minibatch noise dies out as the rate decays 5% per epoch
+    trainer = Trainer(batch_size=32, max_epochs=100, lr_schedule="exponential:0.95", random_state=0, verbose=False, **options)
+    history = trainer.fit(module, (X, y))
+    w, b = ridge_solution(X, y, 0.1)
+    assert torch.allclose(module.linear.weight[0].detach(), w, atol=2e-3)
+    assert abs(module.linear.bias.item() - b.item()) < 2e-3
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+def test_history_rows_hold_every_term_weighted_by_batch_size():
+    class DataMean(TrainableModule):
+        # the "loss" is the batch mean of the data: its epoch mean must be the data mean exactly
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(()))
+
+        def loss_terms(self, x, generator=None):
+            return {"data_mean": x.mean() + 0.0 * self.w, "constant": 2.0 + 0.0 * self.w}
+
+        def epoch_metrics(self, data):
+            return {"n_seen": float(len(data[0]))}
+
+    x = torch.arange(10, dtype=torch.float32) ** 2  # batches of 4, 4, 2: unequal sizes
+    history = Trainer(batch_size=4, max_epochs=3, optimizer="sgd", learning_rate=1e-3, random_state=1, verbose=False).fit(
+        DataMean(), x
+    )
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for row in history:
+        assert row["data_mean"] == pytest.approx(x.mean().item(), rel=1e-6)
+        assert row["constant"] == pytest.approx(2.0)
+        assert row["loss"] == pytest.approx(row["data_mean"] + 2.0)
+        assert row["n_seen"] == 10.0
+        assert row["learning_rate"] == 1e-3
+        assert row["epoch_time"] > 0
+
+
+def test_bit_identical_for_the_same_seed_and_different_for_another():
+    X, y = make_regression()
+
+    def run(seed):
+        torch.manual_seed(123)  # same initial weights; the trainer must not depend on global state
+        module = Ridge(5, noise=0.5)
+        hist = Trainer(batch_size=16, max_epochs=5, random_state=seed, verbose=False).fit(module, (X, y))
+        return module.linear.weight.detach().clone(), hist
+
+    w1, h1 = run(7)
+    torch.manual_seed(999)  # disturbing the global generator changes nothing
+    torch.rand(10)
+    w2, h2 = run(7)
+    w3, _ = run(8)
+    assert torch.equal(w1, w2)
+    assert [r["loss"] for r in h1] == [r["loss"] for r in h2]
+    assert not torch.equal(w1, w3)
+
+
+def test_quiet_mode_prints_nothing_and_verbose_shows_a_bar(capsys):
+    X, y = make_regression(n=64)
+    Trainer(batch_size=16, max_epochs=2, random_state=0, verbose=False).fit(Ridge(5), (X, y))
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    Trainer(batch_size=16, max_epochs=2, random_state=0, verbose=True).fit(Ridge(5), (X, y))
+    err = capsys.readouterr().err
+    assert "8/8" in err and "loss=" in err
+
+
+@pytest.mark.parametrize(
+    "spec, factors",
+    [
+        ("constant", [1, 1, 1, 1]),
+        ("step:2:0.5", [1, 1, 0.5, 0.5]),
+        ("exponential:0.5", [1, 0.5, 0.25, 0.125]),
+        ("cosine", [1, 0.5 + 0.5 * math.cos(math.pi / 4), 0.5, 0.5 + 0.5 * math.cos(3 * math.pi / 4)]),
+        ("linear", [1, 0.75, 0.5, 0.25]),
+        (lambda epoch: 1 / (1 + epoch), [1, 1 / 2, 1 / 3, 1 / 4]),
+    ],
+)
+def test_learning_rate_schedules(spec, factors):
+    X, y = make_regression(n=32)
+    history = Trainer(learning_rate=0.01, max_epochs=4, lr_schedule=spec, random_state=0, verbose=False).fit(
+        Ridge(5), (X, y)
+    )
+    assert [row["learning_rate"] for row in history] == pytest.approx([0.01 * f for f in factors])
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (dict(optimizer="adagrad"), "Unknown optimizer 'adagrad': use one of 'sgd', 'adam'"),
+        (dict(lr_schedule="warmup"), "Unknown lr_schedule 'warmup'"),
+        (dict(lr_schedule="step:0"), "step size must be a positive integer"),
+        (dict(lr_schedule="cosine:a"), "must be numbers"),
+        (dict(lr_schedule="constant:1"), "takes no arguments"),
+        (dict(precision="float16"), "Unknown precision 'float16'"),
+        (dict(batch_size=0), "batch_size must be an integer >= 1"),
+        (dict(max_epochs=2.5), "max_epochs must be an integer"),
+        (dict(learning_rate=-1.0), "learning_rate must be in"),
+        (dict(learning_rate=float("nan")), "learning_rate must be a finite number"),
+        (dict(validation_fraction=1.0), "validation_fraction must be in"),
+        (dict(nesterov=True), "nesterov=True needs optimizer='sgd'"),
+        (dict(resume=True), "resume=True needs a checkpoint_dir"),
+        (dict(device="tpu:7"), "device="),
+    ],
+)
+def test_bad_parameters_get_clear_errors(options, match):
+    X, y = make_regression(n=16)
+    with pytest.raises(ValueError, match=match):
+        Trainer(verbose=False, **options).fit(Ridge(5), (X, y))
+
+
+def test_bad_data_and_bad_modules_get_clear_errors():
+    X, y = make_regression(n=16)
+    with pytest.raises(TypeError, match="subclass aekit.training.TrainableModule"):
+        Trainer(verbose=False).fit(nn.Linear(5, 1), (X, y))
+    with pytest.raises(ValueError, match="zero samples"):
+        Trainer(verbose=False).fit(Ridge(5), (X[:0], y[:0]))
+    with pytest.raises(ValueError, match=r"data\[1\] has 15 samples"):
+        Trainer(verbose=False).fit(Ridge(5), (X, y[:15]))
+    with pytest.raises(TypeError, match="torch.as_tensor"):
+        Trainer(verbose=False).fit(Ridge(5), (X.numpy(), y))
+
+    class NoDict(TrainableModule):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
+        def loss_terms(self, x, generator=None):
+            return self.w * x.mean()
+
+    with pytest.raises(TypeError, match="must return a non-empty dict"):
+        Trainer(verbose=False).fit(NoDict(), X)
+
+    class Diverges(Ridge):
+        def loss_terms(self, X, y, generator=None):
+            return {"bad": self.linear.weight.sum() * float("inf")}
+
+    with pytest.raises(FloatingPointError, match="diverged at epoch 1"):
+        Trainer(verbose=False).fit(Diverges(5), (X, y))
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    X, y = make_regression(n=200)
+    # an SGD rate so high the loss oscillates upward: the best epoch is early and must be restored
+    module = Ridge(5)
+    trainer = Trainer(
+        optimizer="sgd", learning_rate=0.02, momentum=0.0, batch_size=20, max_epochs=200, lr_schedule=lambda e: 1.0 if e < 5 else 60.0,
+        early_stopping=True, n_iter_no_change=3, random_state=0, verbose=False,
+    )
+    history = trainer.fit(module, (X, y))
+    assert len(history) < 200
+    best = min(history, key=lambda r: r["val_loss"])
+    assert trainer.best_epoch_ == best["epoch"]
+    assert len(history) == trainer.best_epoch_ + 3
+    # restored weights reproduce the best epoch's validation loss
+    split_gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(200, generator=split_gen)
+    Xv, yv = X[perm[:20]], y[perm[:20]]
+    module.eval()
+    with torch.no_grad():
+        terms = module.loss_terms(Xv, yv)
+    assert sum(t.item() for t in terms.values()) == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_val_data_is_logged_without_early_stopping():
+    X, y = make_regression(n=100)
+    history = Trainer(max_epochs=3, random_state=0, verbose=False).fit(Ridge(5), (X[:80], y[:80]), val_data=(X[80:], y[80:]))
+    assert all({"val_loss", "val_squared_error", "val_weight_decay"} <= set(row) for row in history)
+    assert len(history) == 3
