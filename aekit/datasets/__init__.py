@@ -1,0 +1,41 @@
+"""Datasets: loaders returning :class:`Dataset` records, and input corruptions.
+
+- Downloaded and cached: :func:`load_mnist`, :func:`load_fashion_mnist` (IDX
+  files read by :func:`read_idx`).
+- Always offline: :func:`load_digits`, :func:`natural_image_patches`,
+  :func:`make_swiss_roll`, :func:`make_s_curve`, :func:`make_ica_mixture`,
+  :func:`make_sfa_signal`.
+- User data: :func:`load` (.npy, .npz, .csv, folders of images).
+- By name: :func:`get_dataset`, :func:`list_datasets`.
+- Corruptions for denoising autoencoders (torch tensors in, ``(x_tilde, mask)``
+  out): :func:`gaussian`, :func:`masking`, :func:`salt_and_pepper`,
+  :func:`make_corruption`.
+"""
+
+from aekit.datasets._base import Dataset, get_data_home
+from aekit.datasets._corruption import Corruption, gaussian, make_corruption, masking, salt_and_pepper
+from aekit.datasets._digits import load_digits
+from aekit.datasets._idx import read_idx
+from aekit.datasets._manifolds import make_s_curve, make_swiss_roll
+from aekit.datasets._mnist import DownloadError, load_fashion_mnist, load_mnist
+from aekit.datasets._registry import dataset_names, get_dataset, list_datasets
+
+__all__ = [
+    "Dataset",
+    "get_data_home",
+    "read_idx",
+    "load_mnist",
+    "load_fashion_mnist",
+    "DownloadError",
+    "load_digits",
+    "make_swiss_roll",
+    "make_s_curve",
+    "get_dataset",
+    "list_datasets",
+    "dataset_names",
+    "gaussian",
+    "masking",
+    "salt_and_pepper",
+    "make_corruption",
+    "Corruption",
+]
