@@ -1,0 +1,56 @@
+"""The autoencoder family: one composable torch model, scikit-learn estimators around it.
+
+- :class:`AutoencoderModule`: encoder/decoder MLPs of any depth, tied or untied
+  weights, squared-error or cross-entropy reconstruction, and regularizers that
+  compose (weight decay, L1 on weights, KL average-activation sparsity,
+  kurtosis, L1 on activations, k-sparse selection, denoising corruption,
+  contraction). It names its loss terms; :class:`aekit.training.Trainer` trains it.
+- Pure functions of tensors: the penalties (:func:`kl_sparsity`,
+  :func:`contractive_sigmoid`, :func:`contractive_jacobian`, ...) and the
+  k-sparse selection (:func:`topk`, :class:`TopK`).
+"""
+
+from aekit.autoencoders._activations import ACTIVATIONS, Activation, get_activation
+from aekit.autoencoders._module import AutoencoderModule
+from aekit.autoencoders._penalties import (
+    contractive_elementwise,
+    contractive_jacobian,
+    contractive_sigmoid,
+    cross_entropy,
+    emphasis_weights,
+    kl_divergence_bernoulli,
+    kl_sparsity,
+    kurtosis,
+    kurtosis_penalty,
+    l1_activations,
+    l1_weights,
+    squared_error,
+    straight_through,
+    weight_decay,
+)
+from aekit.autoencoders._topk import TopK, k_schedule, topk, topk_mask
+
+__all__ = [
+    "AutoencoderModule",
+    "TopK",
+    "topk",
+    "topk_mask",
+    "k_schedule",
+    "ACTIVATIONS",
+    "Activation",
+    "get_activation",
+    "squared_error",
+    "cross_entropy",
+    "emphasis_weights",
+    "weight_decay",
+    "l1_weights",
+    "kl_divergence_bernoulli",
+    "kl_sparsity",
+    "straight_through",
+    "kurtosis",
+    "kurtosis_penalty",
+    "l1_activations",
+    "contractive_elementwise",
+    "contractive_sigmoid",
+    "contractive_jacobian",
+]

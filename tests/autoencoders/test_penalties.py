@@ -1,0 +1,240 @@
+"""The penalties and losses: finite-difference gradients, closed forms vs autograd, hand values."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+import torch.nn.functional as F
+from torch.autograd import gradcheck
+
+from aekit.autoencoders import (
+    contractive_elementwise,
+    contractive_jacobian,
+    contractive_sigmoid,
+    cross_entropy,
+    emphasis_weights,
+    kl_sparsity,
+    kurtosis,
+    kurtosis_penalty,
+    l1_activations,
+    l1_weights,
+    squared_error,
+    straight_through,
+    weight_decay,
+)
+
+D64 = torch.float64
+
+
+def _rand(*shape, seed=0, low=0.0, high=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return (low + (high - low) * torch.rand(*shape, generator=g, dtype=D64)).requires_grad_(True)
+
+
+def _jacobian_sq_norm(f, x):
+    """Mean over samples of ‖∂f(x_s)/∂x_s‖²_F by torch.autograd.functional.jacobian, sample by sample."""
+    return sum(torch.autograd.functional.jacobian(f, xs, create_graph=True).square().sum() for xs in x) / x.shape[0]
+
+
+# ------------------------------------------------------------ finite-difference gradient checks
+def test_gradcheck_reconstruction_losses():
+    x = _rand(4, 5, seed=1).detach()
+    mask = torch.rand(4, 5, generator=torch.Generator().manual_seed(2)) < 0.3
+    w = emphasis_weights(mask, 2.0, 0.5, D64)
+    assert gradcheck(lambda y: squared_error(y, x, w), (_rand(4, 5, seed=3),))
+    assert gradcheck(lambda z: cross_entropy(z, x, w), (_rand(4, 5, seed=4, low=-3, high=3),))
+
+
+def test_gradcheck_weight_penalties():
+    w1, w2 = _rand(4, 6, seed=5, low=-1, high=1), _rand(3, 4, seed=6, low=-1, high=1)
+    assert gradcheck(lambda a, b: weight_decay([a, b]), (w1, w2))
+    # |w| is smooth away from 0: keep entries away from it
+    a = (_rand(4, 6, seed=7, low=0.1, high=1) * torch.where(torch.arange(24).reshape(4, 6) % 2 == 0, 1.0, -1.0)).detach()
+    assert gradcheck(lambda t: l1_weights([t]), (a.requires_grad_(True),))
+
+
+def test_gradcheck_kl_sparsity():
+    rho = _rand(6, seed=8, low=0.02, high=0.9)
+    assert gradcheck(lambda r: kl_sparsity(r, 0.05), (rho,))
+
+
+def test_gradcheck_activation_penalties():
+    h = _rand(6, 5, seed=9)
+    assert gradcheck(kurtosis_penalty, (h,))
+    assert gradcheck(l1_activations, (_rand(6, 5, seed=10, low=0.05, high=1),))
+
+
+def test_gradcheck_contractive_closed_form_and_jacobian():
+    x = _rand(3, 3, seed=11).detach()
+    W, b = _rand(4, 3, seed=12, low=-1, high=1), _rand(4, seed=13, low=-0.5, high=0.5)
+
+    def closed(W, b):
+        return contractive_sigmoid(torch.sigmoid(F.linear(x, W, b)), W)
+
+    def generic(W, b):
+        return contractive_jacobian(lambda v: torch.tanh(F.linear(v, W, b)), x)
+
+    assert gradcheck(closed, (W, b))
+    assert gradcheck(generic, (W, b))
+
+
+# ------------------------------------------------------------ KL: values and the lecture's derivative
+def test_kl_sparsity_values():
+    rho0 = 0.05
+    assert kl_sparsity(torch.full((3,), rho0, dtype=D64), rho0).item() == pytest.approx(0.0, abs=1e-15)
+    r = 0.2
+    expected = rho0 * math.log(rho0 / r) + (1 - rho0) * math.log((1 - rho0) / (1 - r))
+    assert kl_sparsity(torch.tensor([r, r], dtype=D64), rho0).item() == pytest.approx(2 * expected, rel=1e-12)
+    with pytest.raises(ValueError, match="rho0"):
+        kl_sparsity(torch.tensor([0.5]), 1.5)
+
+
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+def test_kl_derivative_matches_lecture(beta):
+    rho0 = 0.1
+    rho = _rand(8, seed=14, low=0.01, high=0.95)
+    (grad,) = torch.autograd.grad(beta * kl_sparsity(rho, rho0), rho)
+    expected = beta * (-rho0 / rho + (1 - rho0) / (1 - rho))
+    torch.testing.assert_close(grad, expected.detach(), rtol=1e-12, atol=0)
+
+
+def test_kl_saturated_unit_gets_finite_push_towards_target():
+    rho = torch.tensor([0.0, 1.0], dtype=torch.float32, requires_grad=True)
+    value = kl_sparsity(rho, 0.05)
+    (grad,) = torch.autograd.grad(value, rho)
+    assert torch.isfinite(value) and torch.isfinite(grad).all()
+    assert grad[0] < 0 and grad[1] > 0  # gradient descent moves both back towards 0.05
+
+
+def test_straight_through_kl_value_at_estimate_gradient_through_batch():
+    rho0, beta = 0.05, 3.0
+    h = _rand(10, 4, seed=15, low=0.01, high=0.5)
+    rho_est = torch.tensor([0.1, 0.3, 0.02, 0.07], dtype=D64)
+    rho_used = straight_through(rho_est, h.mean(0))
+    value = beta * kl_sparsity(rho_used, rho0)
+    assert value.item() == pytest.approx(beta * kl_sparsity(rho_est, rho0).item(), rel=1e-12)
+    (grad,) = torch.autograd.grad(value, h)
+    per_unit = beta * (-rho0 / rho_est + (1 - rho0) / (1 - rho_est))
+    torch.testing.assert_close(grad, (per_unit / h.shape[0]).expand_as(h), rtol=1e-12, atol=0)
+
+
+# ------------------------------------------------------------ kurtosis
+def test_kurtosis_hand_value_and_scipy():
+    h = torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=D64)
+    assert kurtosis(h).item() == pytest.approx(7.0 / 3.0, rel=1e-12)  # μ₄/σ⁴ = 0.08203125 / 0.1875²
+    rng = np.random.default_rng(0)
+    a = rng.exponential(size=(50, 8))
+    ref = scipy.stats.kurtosis(a.ravel(), fisher=False)
+    assert kurtosis(torch.from_numpy(a)).item() == pytest.approx(ref, rel=1e-10)
+    assert kurtosis_penalty(torch.from_numpy(a)).item() == pytest.approx(-math.log(ref), rel=1e-10)
+
+
+def test_kurtosis_is_higher_for_sparser_codes():
+    g = torch.Generator().manual_seed(0)
+    dense = torch.rand(200, 20, generator=g)
+    sparse = dense * (torch.rand(200, 20, generator=g) < 0.05)
+    assert kurtosis_penalty(sparse) < kurtosis_penalty(dense)
+
+
+def test_l1_activations_and_weights_hand_values():
+    h = torch.tensor([[1.0, -2.0], [0.5, 0.0]])
+    assert l1_activations(h).item() == pytest.approx(3.5 / 2)
+    assert l1_weights([h, torch.ones(2)]).item() == pytest.approx(5.5)
+    assert weight_decay([h]).item() == pytest.approx(0.5 * (1 + 4 + 0.25))
+
+
+# ------------------------------------------------------------ reconstruction losses
+def test_squared_error_and_cross_entropy_hand_values():
+    x = torch.tensor([[1.0, 0.0], [0.5, 0.5]], dtype=D64)
+    y = torch.tensor([[0.5, 0.5], [0.5, 1.5]], dtype=D64)
+    assert squared_error(y, x).item() == pytest.approx(0.5 * (0.25 + 0.25 + 0 + 1.0) / 2)
+    z = torch.tensor([[0.0, 2.0], [-1.0, 3.0]], dtype=D64)
+    p = torch.sigmoid(z)
+    manual = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum() / 2
+    assert cross_entropy(z, x).item() == pytest.approx(manual.item(), rel=1e-12)
+
+
+def test_cross_entropy_is_stable_for_saturated_logits():
+    x = torch.tensor([[0.0, 1.0]])
+    z = torch.tensor([[200.0, -200.0]], requires_grad=True)
+    value = cross_entropy(z, x)
+    assert value.item() == pytest.approx(400.0)
+    value.backward()
+    assert torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("alpha", [1.0, 2.5])
+def test_emphasized_loss_with_equal_weights_is_the_plain_loss(alpha):
+    x, y = _rand(6, 9, seed=16).detach(), _rand(6, 9, seed=17).detach()
+    mask = torch.rand(6, 9, generator=torch.Generator().manual_seed(3)) < 0.25
+    w = emphasis_weights(mask, alpha, alpha, D64)
+    assert squared_error(y, x, w).item() == pytest.approx(alpha * squared_error(y, x).item(), rel=1e-12)
+    assert cross_entropy(y, x, w).item() == pytest.approx(alpha * cross_entropy(y, x).item(), rel=1e-12)
+
+
+def test_emphasized_loss_splits_corrupted_and_other_dimensions():
+    x, y = _rand(6, 9, seed=18).detach(), _rand(6, 9, seed=19).detach()
+    mask = torch.rand(6, 9, generator=torch.Generator().manual_seed(4)) < 0.4
+    on, off = emphasis_weights(mask, 1.0, 0.0, D64), emphasis_weights(mask, 0.0, 1.0, D64)
+    both = emphasis_weights(mask, 3.0, 0.5, D64)
+    for loss in (squared_error, cross_entropy):
+        assert loss(y, x, both).item() == pytest.approx(3.0 * loss(y, x, on).item() + 0.5 * loss(y, x, off).item())
+    assert squared_error(y, x, on).item() == pytest.approx(0.5 * ((y - x)[mask] ** 2).sum().item() / 6)
+
+
+# ------------------------------------------------------------ contraction: closed form vs autograd Jacobian
+@pytest.mark.parametrize(
+    "act, slope",
+    [
+        (torch.sigmoid, lambda h: h * (1 - h)),
+        (torch.tanh, lambda h: 1 - h * h),
+        (torch.relu, lambda h: (h > 0).to(h.dtype)),
+        (lambda a: a, lambda h: torch.ones_like(h)),
+    ],
+    ids=["sigmoid", "tanh", "relu", "linear"],
+)
+def test_contractive_closed_form_equals_autograd_jacobian(act, slope):
+    x = _rand(5, 7, seed=20).detach()
+    W, b = _rand(9, 7, seed=21, low=-2, high=2).detach(), _rand(9, seed=22, low=-1, high=1).detach()
+    f = lambda v: act(F.linear(v, W, b))  # noqa: E731
+    h = f(x)
+    closed = contractive_elementwise(slope(h), W)
+    exact = _jacobian_sq_norm(f, x)
+    assert closed.item() == pytest.approx(exact.item(), rel=1e-5)
+    if act is torch.sigmoid:
+        assert contractive_sigmoid(h, W).item() == pytest.approx(exact.item(), rel=1e-5)
+
+
+def test_contractive_sigmoid_float32_relative_1e5():
+    g = torch.Generator().manual_seed(0)
+    x, W, b = torch.rand(16, 64, generator=g), torch.randn(100, 64, generator=g) * 0.3, torch.randn(100, generator=g)
+    f = lambda v: torch.sigmoid(F.linear(v, W, b))  # noqa: E731
+    closed = contractive_sigmoid(f(x), W)
+    exact = _jacobian_sq_norm(lambda v: f(v.float()).double(), x.double())
+    assert closed.item() == pytest.approx(exact.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_contractive_jacobian_deep_encoder_matches_autograd(mode):
+    x = _rand(4, 6, seed=23).detach()
+    W1, W2 = _rand(5, 6, seed=24, low=-1, high=1), _rand(8, 5, seed=25, low=-1, high=1)
+    f = lambda v: F.softplus(F.linear(torch.tanh(F.linear(v, W1)), W2))  # noqa: E731
+    ours = contractive_jacobian(f, x, mode=mode, chunk_size=3)
+    ref = _jacobian_sq_norm(f, x)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-10)
+    g_ours = torch.autograd.grad(ours, (W1, W2))
+    g_ref = torch.autograd.grad(ref, (W1, W2))
+    for a, b in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="Jacobian mode"):
+        contractive_jacobian(f, x, mode="sideways")
+
+
+def test_contractive_jacobian_works_under_no_grad():
+    x = _rand(3, 4, seed=26).detach()
+    W = _rand(5, 4, seed=27).detach()
+    with torch.no_grad():
+        value = contractive_jacobian(lambda v: torch.sigmoid(F.linear(v, W)), x)
+    assert value.item() == pytest.approx(contractive_sigmoid(torch.sigmoid(F.linear(x, W)), W).item(), rel=1e-10)
