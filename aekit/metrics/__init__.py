@@ -1,0 +1,25 @@
+"""Evaluation of representations: functions on arrays that return numbers.
+
+- Reconstruction: :func:`reconstruction_error` (MSE, cross-entropy), :func:`psnr`,
+  :func:`denoising_error`.
+- Label information in codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`.
+- Codes themselves: :func:`sparsity_stats`, :func:`mean_contraction` (``||J||_F``).
+"""
+
+from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
+from aekit.metrics._contraction import jacobian_norms, mean_contraction
+from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
+from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
+
+__all__ = [
+    "reconstruction_error",
+    "psnr",
+    "denoising_error",
+    "linear_probe_accuracy",
+    "knn_accuracy",
+    "sparsity_stats",
+    "treves_rolls_sparseness",
+    "kurtosis",
+    "mean_contraction",
+    "jacobian_norms",
+]
