@@ -1,0 +1,210 @@
+"""Activation maximization by projected gradient ascent, checked against closed forms."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+from torch import nn
+
+from aekit.inspection import (
+    activation_maximization,
+    mean_pairwise_cosine,
+    preferred_inputs,
+    project_onto_constraint,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny tensors: thread start-up costs dominate on a shared machine.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _layer(n_in=30, n_out=8, activation=None, seed=0):
+    torch.manual_seed(seed)
+    lin = nn.Linear(n_in, n_out)
+    return lin if activation is None else nn.Sequential(lin, activation)
+
+
+def _cosine_to(inputs, targets):
+    """Cosine of every start's input with its unit's target, shape (units, starts)."""
+    a = inputs / np.linalg.norm(inputs, axis=-1, keepdims=True)
+    b = targets / np.linalg.norm(targets, axis=-1, keepdims=True)
+    return np.einsum("usd,ud->us", a, b)
+
+
+@pytest.mark.parametrize("activation", [None, nn.Sigmoid()], ids=["linear", "sigmoid"])
+def test_first_layer_optimum_is_the_closed_form(activation):
+    model = _layer(activation=activation)
+    lin = model if activation is None else model[0]
+    rho = 2.0
+    res = activation_maximization(model, 30, n_starts=5, norm=rho, random_state=0)
+    target = preferred_inputs(lin.weight, norm=rho)  # rho * w_i / ||w_i||
+    assert res.inputs.shape == (8, 5, 30)
+    assert _cosine_to(res.inputs, target).min() > 0.999
+    assert res.mean_cosine.min() > 0.999  # a convex problem: every start finds the same input
+    np.testing.assert_allclose(np.linalg.norm(res.inputs, axis=-1), rho, rtol=1e-5)  # on the sphere
+    with torch.no_grad():
+        best = model(torch.tensor(target, dtype=torch.float32)).diagonal().numpy()
+    np.testing.assert_allclose(res.activations, np.repeat(best[:, None], 5, axis=1), rtol=1e-4, atol=1e-5)
+    assert res.converged.all()
+
+
+def test_ball_constraint_also_ends_on_the_sphere_for_a_linear_unit():
+    model = _layer()
+    res = activation_maximization(model, 30, n_starts=3, norm=1.5, constraint="ball", random_state=1)
+    assert _cosine_to(res.inputs, preferred_inputs(model.weight)).min() > 0.999
+    np.testing.assert_allclose(np.linalg.norm(res.inputs, axis=-1), 1.5, rtol=1e-4)
+
+
+def test_fixed_step_ascent_reaches_the_closed_form_too():
+    model = _layer(activation=nn.Sigmoid())
+    res = activation_maximization(
+        model, 30, n_starts=3, norm=1.0, adaptive=False, learning_rate=0.01, max_steps=3000, tol=1e-7, random_state=2
+    )
+    assert _cosine_to(res.inputs, preferred_inputs(model[0].weight)).min() > 0.999
+
+
+def test_box_bounds_match_a_general_solver():
+    # maximize w.x subject to ||x|| <= rho and 0 <= x <= 1 (pixel range), reference: SLSQP;
+    # in float64 (the inputs follow the model's dtype) so the stopping rule can go below float32's resolution
+    model = _layer(n_in=10, n_out=3, seed=3).double()
+    rho = 1.2
+    res = activation_maximization(
+        model, 10, n_starts=3, norm=rho, constraint="ball", bounds=(0.0, 1.0), tol=1e-12, random_state=0
+    )
+    assert res.inputs.dtype == np.float64
+    assert res.inputs.min() >= 0.0 and res.inputs.max() <= 1.0
+    assert np.linalg.norm(res.inputs, axis=-1).max() <= rho * (1 + 1e-6)
+    W = model.weight.detach().double().numpy()
+    for i in range(3):
+        ref = minimize(
+            lambda x: -W[i] @ x, np.full(10, 0.01), jac=lambda x: -W[i], bounds=[(0, 1)] * 10, method="SLSQP",
+            constraints=[{"type": "ineq", "fun": lambda x: rho**2 - x @ x, "jac": lambda x: -2 * x}],
+            options={"ftol": 1e-12, "maxiter": 500},
+        ).x
+        np.testing.assert_allclose(res.inputs[i], np.repeat(ref[None], 3, axis=0), atol=1e-5)
+
+
+def test_deeper_units_beat_random_inputs_and_ascent_is_monotone():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(20, 16), nn.Sigmoid(), nn.Linear(16, 6), nn.Sigmoid())
+    gen = torch.Generator().manual_seed(5)
+    init = torch.randn(4, 20, generator=gen)
+    res = activation_maximization(model, 20, n_starts=4, norm=3.0, init=init, random_state=0)
+    with torch.no_grad():
+        start = model(3.0 * init / init.norm(dim=1, keepdim=True)).T.numpy()  # (units, starts)
+        probe = torch.randn(4000, 20, generator=gen)
+        random_best = model(3.0 * probe / probe.norm(dim=1, keepdim=True)).max(dim=0).values.numpy()
+    assert np.all(res.activations >= start - 1e-6)  # adaptive steps never lower the activation
+    assert np.all(res.best_activations >= random_best - 1e-4)
+
+
+def test_a_whole_layer_in_one_batch_equals_one_unit_at_a_time():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(15, 10), nn.Tanh(), nn.Linear(10, 5))
+    init = torch.randn(3, 15, generator=torch.Generator().manual_seed(0))
+    full = activation_maximization(model, 15, n_starts=3, norm=1.0, init=init)
+    for unit in (0, 3):
+        one = activation_maximization(model, 15, units=[unit], n_starts=3, norm=1.0, init=init)
+        np.testing.assert_allclose(one.inputs[0], full.inputs[unit], atol=1e-4)
+        np.testing.assert_allclose(one.activations[0], full.activations[unit], atol=1e-5)
+
+
+def test_bound_method_conv_input_shape_and_module_state():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+            self.drop = nn.Dropout(0.5)
+
+        def encode(self, x):  # (n, 1, 6, 6) -> (n, 2, 4, 4): flattened to 32 units
+            return torch.sigmoid(self.drop(self.conv(x)))
+
+    torch.manual_seed(7)
+    net = Net().train()
+    res = activation_maximization(net.encode, (1, 6, 6), units=[0, 31], n_starts=2, norm=1.0, random_state=0)
+    assert res.inputs.shape == (2, 2, 1, 6, 6)
+    assert res.activations.shape == res.n_iter.shape == res.converged.shape == (2, 2)
+    np.testing.assert_array_equal(res.units, [0, 31])
+    assert net.training  # evaluation mode only during the run (no dropout noise in the ascent)
+    assert all(p.grad is None for p in net.parameters())  # gradients only w.r.t. the input
+    assert res.mean_cosine.min() > 0.999  # one conv unit is linear in its 3x3 window: convex
+
+
+def test_seeded_runs_are_identical_and_a_generator_is_accepted():
+    model = _layer(activation=nn.Sigmoid())
+    a = activation_maximization(model, 30, units=[1, 2], n_starts=2, random_state=3, max_steps=5, tol=0)
+    b = activation_maximization(model, 30, units=[1, 2], n_starts=2, random_state=3, max_steps=5, tol=0)
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    c = activation_maximization(model, 30, units=[1, 2], n_starts=2, random_state=torch.Generator().manual_seed(3), max_steps=5)
+    assert c.inputs.shape == (2, 2, 30)
+
+
+def test_tol_zero_runs_every_step_and_one_start_has_no_cosine():
+    model = _layer()
+    res = activation_maximization(model, 30, units=2, n_starts=1, max_steps=7, tol=0.0, random_state=0)
+    assert res.n_iter.tolist() == [[7]] and not res.converged.any()
+    assert np.isnan(res.mean_cosine).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_the_model_device():
+    model = _layer(activation=nn.Sigmoid()).cuda()
+    res = activation_maximization(model, 30, n_starts=3, random_state=0)
+    assert _cosine_to(res.inputs, preferred_inputs(model[0].weight)).min() > 0.999
+
+
+def test_mean_pairwise_cosine_hand_cases():
+    X = np.array([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [3.0, 0.0]], [[1.0, 0.0], [-1.0, 0.0]]])
+    np.testing.assert_allclose(mean_pairwise_cosine(X), [0.0, 1.0, -1.0])
+    three = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])  # pairs: 1, 0, 0
+    np.testing.assert_allclose(mean_pairwise_cosine(three), [1 / 3])
+
+
+def test_projections():
+    x = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]], dtype=torch.float64)
+    np.testing.assert_allclose(project_onto_constraint(x, norm=1.0), [[0.6, 0.8], [0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_allclose(project_onto_constraint(x, norm=1.0, constraint="ball"), [[0.6, 0.8], [0.3, 0.4], [0, 0]])
+    # ball and box: compare with a general solver on random points
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(10, 5)) * 2
+    got = project_onto_constraint(torch.tensor(pts), norm=1.3, constraint="ball", bounds=(-0.2, 0.9)).numpy()
+    for p, g in zip(pts, got):
+        ref = minimize(
+            lambda z: ((z - p) ** 2).sum(), np.zeros(5), jac=lambda z: 2 * (z - p), bounds=[(-0.2, 0.9)] * 5,
+            constraints=[{"type": "ineq", "fun": lambda z: 1.3**2 - z @ z, "jac": lambda z: -2 * z}],
+            method="SLSQP", options={"ftol": 1e-14, "maxiter": 500},
+        ).x
+        np.testing.assert_allclose(g, ref, atol=1e-6)
+
+
+def test_bad_arguments_get_clear_errors():
+    model = _layer()
+    with pytest.raises(ValueError, match=r"units \[8\] out of range.*8 output units.*0\.\.7"):
+        activation_maximization(model, 30, units=[0, 8])
+    with pytest.raises(ValueError, match=r"units \[-1\] out of range"):
+        activation_maximization(model, 30, units=-1)
+    with pytest.raises(ValueError, match="units must be"):
+        activation_maximization(model, 30, units=[0.5])
+    with pytest.raises(ValueError, match="units must be"):
+        activation_maximization(model, 30, units=[])
+    with pytest.raises(ValueError, match="n_starts must be an integer >= 1"):
+        activation_maximization(model, 30, n_starts=0)
+    with pytest.raises(ValueError, match="Unknown constraint 'cube'"):
+        activation_maximization(model, 30, constraint="cube")
+    with pytest.raises(ValueError, match="bounds need constraint='ball'"):
+        activation_maximization(model, 30, bounds=(0, 1))
+    with pytest.raises(ValueError, match="no input satisfies both"):
+        activation_maximization(model, 30, constraint="ball", bounds=(0.5, 1.0), norm=1.0)
+    with pytest.raises(ValueError, match="init must have shape"):
+        activation_maximization(model, 30, n_starts=2, init=np.zeros((3, 30)))
+    with pytest.raises(ValueError, match="does not depend on its input"):
+        activation_maximization(lambda x: torch.zeros(x.shape[0], 4), 30)
+    with pytest.raises(ValueError, match=r"shape \(n, m\)"):
+        activation_maximization(lambda x: x.sum(), 30)
+    with pytest.raises(ValueError, match="input_shape"):
+        activation_maximization(model, 0)
