@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import time
 
+import numpy as np
 import torch
+
+from aekit import io as aio
 from aekit._torch import resolve_device, seed_from
 from aekit._validation import resolve_option
+from aekit.training._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from aekit.training._data import check_data, place_data
+from aekit.training._distributed import all_reduce_sum, setup_distributed, shard, wrap_module
+from aekit.training._early_stopping import EarlyStopping
 from aekit.training._module import TrainableModule
 from aekit.training._schedules import resolve_schedule
 
@@ -207,7 +214,8 @@ class Trainer:
         data = check_data(data, "data")
         if val_data is not None:
             val_data = check_data(val_data, "val_data")
-        device = resolve_device(self.device)
+        ctx = setup_distributed(resolve_device(self.device))
+        device = ctx.device
         schedule = resolve_schedule(self.lr_schedule)
         self.precision_ = self._resolve_precision(device)
         if self.precision_ == "bfloat16" and not bf16_supported(device):
@@ -215,44 +223,55 @@ class Trainer:
                 f"precision='bfloat16' but {device} has no native bfloat16 support; use precision='float32' or 'auto'."
             )
 
-        seed = seed_from(self.random_state)
+        checkpoint = load_checkpoint(self.checkpoint_dir, device) if self.resume else None
+        if checkpoint is None:
+            seed = seed_from(self.random_state)
+        else:  # random_state=None (or a numpy Generator) resumes with the checkpoint's seed
+            seed = int(checkpoint.info["seed"])
+            if isinstance(self.random_state, numbers.Integral) and seed_from(self.random_state) != seed:
+                raise ValueError(
+                    f"cannot resume from {self.checkpoint_dir}: it was written with random_state={seed}, "
+                    f"not {self.random_state}. Use the same seed (or None), or resume=False to start over."
+                )
         shuffle_gen = torch.Generator(device=device)
         shuffle_gen.manual_seed(seed)
         noise_gen = torch.Generator(device=device)
-        noise_gen.manual_seed(_derived_seed(seed, 1))
-        val_seed = _derived_seed(seed, 2)
+        noise_gen.manual_seed(_derived_seed(seed, 1, ctx.rank))
+        val_seed = _derived_seed(seed, 2, ctx.rank)
 
-        n_total = data[0].shape[0]
         if self.early_stopping and val_data is None:
-            n_val = int(math.ceil(self.validation_fraction * n_total))
-            if n_total - n_val < 1:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves no training samples out of {n_total}; "
-                    "pass more data or lower validation_fraction."
-                )
-            split = torch.randperm(n_total, generator=shuffle_gen, device=device).to(data[0].device)
-            val_data = tuple(t[split[:n_val]] for t in data)
-            data = tuple(t[split[n_val:]] for t in data)
-
+            data, val_data = self._split(data, shuffle_gen, device)
         train = place_data(data, device, self.batch_size)
         val = None if val_data is None else place_data(val_data, device, self.batch_size)
 
         module.to(device)
         optimizer = OPTIMIZERS[self.optimizer](module.parameters(), self)
-        model = module
+        stopper = EarlyStopping(self.n_iter_no_change, self.tol) if self.early_stopping else None
+        settings = self._settings(seed, ctx, train, val)
+        self.history_: list[dict] = []
+        start_epoch = 0
+        if checkpoint is not None:
+            _check_resumable(checkpoint, settings, self.checkpoint_dir)
+            module.load_state_dict(checkpoint.module_state)
+            optimizer.load_state_dict(checkpoint.optimizer_state)
+            shuffle_gen.set_state(checkpoint.generator_states["shuffle"])
+            noise_gen.set_state(checkpoint.generator_states[f"noise{ctx.rank}"])
+            self.history_ = list(checkpoint.info["history"])
+            if stopper is not None:
+                stopper.load_state(checkpoint.info["early_stopping"], checkpoint.best_state)
+            start_epoch = checkpoint.epoch
+
+        model = wrap_module(module, ctx)
         if self.compile:
             model = torch.compile(model)
         autocast = _autocast(device, self.precision_)
-
-        self.history_: list[dict] = []
-        self.best_epoch_ = None
-        best_loss, best_state, no_improvement = math.inf, None, 0
-
         n = len(train)
-        steps_per_epoch = -(-n // self.batch_size)
-        bar = _progress(self.max_epochs * steps_per_epoch, self.verbose)
+        steps = -(-n // self.batch_size)
+        bar = _progress(self.max_epochs * steps, self.verbose and ctx.is_main, initial=start_epoch * steps)
         with _flush_denormal(device, self.flush_denormal), bar:
-            for epoch in range(self.max_epochs):
+            for epoch in range(start_epoch, self.max_epochs):
+                if stopper is not None and stopper.stopped:
+                    break
                 t0 = time.perf_counter()
                 lr = self.learning_rate * schedule(epoch, self.max_epochs)
                 for group in optimizer.param_groups:
@@ -260,32 +279,15 @@ class Trainer:
                 module.train()
                 module.on_epoch_start(epoch, self.max_epochs, train.data)
                 perm = torch.randperm(n, generator=shuffle_gen, device=train.index_device)
-                sums: dict[str, torch.Tensor] = {}
-                for start in range(0, n, self.batch_size):
-                    batch = train.batch(perm[start : start + self.batch_size])
-                    with autocast:
-                        terms = model(*batch, generator=noise_gen)
-                    if epoch == 0 and start == 0:
-                        _check_terms(terms, module)
-                    loss = sum(terms.values())
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    b = batch[0].shape[0]
-                    for k, v in terms.items():
-                        v = v.detach().float() * b
-                        sums[k] = sums[k] + v if k in sums else v
-                    bar.update(1)
                 row = {"epoch": epoch + 1}
-                row.update({k: v.item() / n for k, v in sums.items()})
-                row["loss"] = sum(row[k] for k in sums)
+                row.update(self._train_epoch(model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar))
                 if not math.isfinite(row["loss"]):
                     raise FloatingPointError(
                         f"training diverged at epoch {epoch + 1}: the loss is {row['loss']}; "
                         f"lower learning_rate (now {self.learning_rate}) or check the data for extreme values."
                     )
                 if val is not None:
-                    row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, device))
+                    row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, ctx))
                 module.eval()
                 metrics = module.epoch_metrics(train.data)
                 _check_metrics(metrics)
@@ -294,30 +296,91 @@ class Trainer:
                 row["epoch_time"] = time.perf_counter() - t0
                 self.history_.append(row)
                 bar.set_postfix(_postfix(row), refresh=False)
-
-                if self.early_stopping:
-                    if row["val_loss"] < best_loss - self.tol:
-                        no_improvement = 0
-                    else:
-                        no_improvement += 1
-                    if row["val_loss"] < best_loss:
-                        best_loss = row["val_loss"]
-                        self.best_epoch_ = epoch + 1
-                        best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                    if no_improvement >= self.n_iter_no_change:
-                        break
-        if self.early_stopping and best_state is not None:
-            module.load_state_dict(best_state)
+                if stopper is not None:
+                    stopper.update(row["val_loss"], epoch + 1, module)
+                if self.checkpoint_dir is not None and ctx.is_main:
+                    generators = {"shuffle": shuffle_gen.get_state(), f"noise{ctx.rank}": noise_gen.get_state()}
+                    info = {**settings, "history": self.history_}
+                    if stopper is not None:
+                        info["early_stopping"] = stopper.state()
+                    best = None if stopper is None else stopper.best_state
+                    save_checkpoint(
+                        self.checkpoint_dir,
+                        Checkpoint(epoch + 1, module.state_dict(), optimizer.state_dict(), generators, best, info),
+                    )
+        self.best_epoch_ = None
+        if stopper is not None:
+            stopper.restore_best(module)
+            self.best_epoch_ = stopper.best_epoch
         module.eval()
         return self.history_
 
+    def _train_epoch(self, model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar) -> dict[str, float]:
+        """One pass over ``perm`` in global batches; the epoch means of the terms and of their sum."""
+        n = perm.shape[0]
+        sums: dict[str, torch.Tensor] = {}
+        for start in range(0, n, self.batch_size):
+            idx, scale, count = shard(perm[start : start + self.batch_size], ctx)
+            batch = train.batch(idx)
+            with autocast:
+                terms = model(*batch, generator=noise_gen)
+            if start == 0:
+                _check_terms(terms, module)
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            (loss * scale if scale != 1.0 else loss).backward()
+            optimizer.step()
+            for k, v in terms.items():
+                v = v.detach().float() * count
+                sums[k] = sums[k] + v if k in sums else v
+            bar.update(1)
+        names = list(sums)
+        totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).tolist()
+        row = {k: v / n for k, v in zip(names, totals)}
+        return {"loss": sum(row.values()), **row}
+
+    def _split(self, data, generator, device):
+        """(train, validation): a random ``validation_fraction`` of the samples held out."""
+        n = data[0].shape[0]
+        n_val = int(math.ceil(self.validation_fraction * n))
+        if n - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training samples out of {n}; "
+                "pass more data or lower validation_fraction."
+            )
+        perm = torch.randperm(n, generator=generator, device=device).to(data[0].device)
+        return tuple(t[perm[n_val:]] for t in data), tuple(t[perm[:n_val]] for t in data)
+
+    def _settings(self, seed, ctx, train, val) -> dict:
+        """What a checkpoint records to refuse resuming a different run."""
+        schedule = self.lr_schedule if isinstance(self.lr_schedule, str) else "<callable>"
+        return {
+            "seed": seed,
+            "world_size": ctx.world_size,
+            "trainer": {
+                "optimizer": self.optimizer,
+                "learning_rate": self.learning_rate,
+                "momentum": self.momentum,
+                "nesterov": self.nesterov,
+                "batch_size": self.batch_size,
+                "lr_schedule": schedule,
+                "early_stopping": self.early_stopping,
+                "validation_fraction": self.validation_fraction,
+                "n_iter_no_change": self.n_iter_no_change,
+                "tol": self.tol,
+                "precision": self.precision_,
+            },
+            "data": {
+                "train": [list(t.shape) for t in train.data],
+                "val": None if val is None else [list(t.shape) for t in val.data],
+            },
+        }
+
 
 # ---------------------------------------------------------------- helpers
-def _derived_seed(seed: int, stream: int) -> int:
-    """An independent 63-bit seed for stream ``stream`` of the run seeded by ``seed``."""
-    import numpy as np
-
-    state = np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(2, dtype=np.uint32)
+def _derived_seed(seed: int, stream: int, rank: int = 0) -> int:
+    """An independent 63-bit seed for stream ``stream`` (of rank ``rank``) of the run seeded by ``seed``."""
+    state = np.random.SeedSequence(seed, spawn_key=(stream, rank)).generate_state(2, dtype=np.uint32)
     return (int(state[0]) << 31 | int(state[1]) >> 1) & (2**63 - 1)
 
 
@@ -343,25 +406,48 @@ def _flush_denormal(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def _evaluate(module, val, batch_size: int, autocast, seed: int, device) -> dict[str, float]:
-    """Mean loss terms on the validation data, in eval mode, with a fixed-seed generator."""
+def _evaluate(module, val, batch_size: int, autocast, seed: int, ctx) -> dict[str, float]:
+    """Mean loss terms on the validation data, in eval mode, with a fixed-seed generator.
+
+    Under data parallelism each rank evaluates its slice of every batch and the
+    sums are all-reduced, so every rank sees the same validation loss.
+    """
     module.eval()
-    gen = torch.Generator(device=device)
+    gen = torch.Generator(device=ctx.device)
     gen.manual_seed(seed)
     n = len(val)
     idx = torch.arange(n, device=val.index_device)
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, n, batch_size):
-        batch = val.batch(idx[start : start + batch_size])
+        local, _scale, count = shard(idx[start : start + batch_size], ctx)
+        batch = val.batch(local)
         with autocast:
             terms = module.loss_terms(*batch, generator=gen)
-        b = batch[0].shape[0]
         for k, v in terms.items():
-            v = v.detach().float() * b
+            v = v.detach().float() * count
             sums[k] = sums[k] + v if k in sums else v
-    out = {f"val_{k}": v.item() / n for k, v in sums.items()}
-    out = {"val_loss": sum(out.values()), **out}
-    return out
+    names = list(sums)
+    totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).tolist()
+    out = {f"val_{k}": v / n for k, v in zip(names, totals)}
+    return {"val_loss": sum(out.values()), **out}
+
+
+def _check_resumable(checkpoint, settings: dict, directory) -> None:
+    """Refuse to resume a checkpoint written by a run with other settings or data."""
+    saved = {k: checkpoint.info.get(k) for k in settings}
+    if saved == aio.from_jsonable(aio.to_jsonable(settings)):
+        return
+    diffs = []
+    for key in ("world_size", "data"):
+        if saved[key] != aio.from_jsonable(aio.to_jsonable(settings[key])):
+            diffs.append(f"{key}: checkpoint {saved[key]}, now {settings[key]}")
+    for key, value in settings["trainer"].items():
+        if (saved.get("trainer") or {}).get(key) != value:
+            diffs.append(f"{key}: checkpoint {(saved.get('trainer') or {}).get(key)!r}, now {value!r}")
+    raise ValueError(
+        f"cannot resume from {directory}: the checkpoint was written by a run with other settings "
+        f"({'; '.join(diffs) or 'seed'}). Use the same settings, or resume=False to start over."
+    )
 
 
 def _check_terms(terms, module) -> None:

@@ -1,0 +1,153 @@
+"""Training checkpoints: safetensors for every tensor, JSON for everything else.
+
+A checkpoint folder holds::
+
+    checkpoint.json                 the commit point: format, epoch, seed, trainer
+                                    settings, history, early-stopping state, the
+                                    optimizer's non-tensor state, and the name of
+    state-epoch00012.safetensors    model ``state_dict`` ("module.*"), optimizer
+                                    state tensors ("optimizer.<param>.<key>"),
+                                    generator states as uint8 tensors
+                                    ("generator.<name>") and the early-stopping
+                                    best weights ("best.*")
+
+Both files are written atomically (temporary file + rename), tensors first and
+the JSON last, so a process killed at any instant leaves either the previous
+checkpoint or the new one. Superseded tensor files are deleted afterwards.
+Loading reads safetensors and JSON only: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from aekit import io as aio
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "flatten_optimizer_state",
+    "unflatten_optimizer_state",
+]
+
+FORMAT = "aekit-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_FILE = "checkpoint.json"
+_TENSORS_PATTERN = re.compile(r"state-epoch\d+\.safetensors")
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run exactly where it stopped."""
+
+    epoch: int  # epochs completed
+    module_state: dict[str, torch.Tensor]
+    optimizer_state: dict
+    generator_states: dict[str, torch.Tensor]
+    best_state: dict[str, torch.Tensor] | None = None
+    info: dict = field(default_factory=dict)  # seed, settings, history, early stopping, ...
+
+
+# ---------------------------------------------------------------- optimizer state
+def flatten_optimizer_state(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimizer ``state_dict`` as (tensors, JSON-able rest).
+
+    ``state`` maps a parameter index to ``{key: value}``; tensor values become
+    ``"<index>.<key>"`` entries, the others (floats, None) stay in the JSON part
+    together with ``param_groups``.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict] = {}
+    for index, entries in state_dict["state"].items():
+        plain[str(index)] = {}
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value
+            else:
+                plain[str(index)][key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "state": plain}
+
+
+def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
+    """Inverse of :func:`flatten_optimizer_state`."""
+    state: dict[int, dict] = {int(i): dict(entries) for i, entries in rest["state"].items()}
+    for name, value in tensors.items():
+        index, _, key = name.partition(".")
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+# ---------------------------------------------------------------- save / load
+def save_checkpoint(directory, checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` into ``directory`` atomically; returns the JSON path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    opt_tensors, opt_rest = flatten_optimizer_state(checkpoint.optimizer_state)
+    tensors = {f"module.{k}": v for k, v in checkpoint.module_state.items()}
+    tensors.update({f"optimizer.{k}": v for k, v in opt_tensors.items()})
+    tensors.update({f"generator.{k}": v for k, v in checkpoint.generator_states.items()})
+    if checkpoint.best_state is not None:
+        tensors.update({f"best.{k}": v for k, v in checkpoint.best_state.items()})
+    tensor_file = f"state-epoch{checkpoint.epoch:05d}.safetensors"
+    aio.save_tensors(directory / tensor_file, tensors, metadata={"format": FORMAT, "epoch": str(checkpoint.epoch)})
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "epoch": checkpoint.epoch,
+        "tensors": tensor_file,
+        "has_best": checkpoint.best_state is not None,
+        "optimizer": opt_rest,
+        **checkpoint.info,
+    }
+    path = aio.atomic_write_json(directory / CHECKPOINT_FILE, payload)
+    for old in directory.iterdir():
+        if _TENSORS_PATTERN.fullmatch(old.name) and old.name != tensor_file:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(directory, device="cpu") -> Checkpoint | None:
+    """The checkpoint in ``directory``, or None when there is none; corrupt files get clear errors."""
+    directory = Path(directory)
+    path = directory / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    payload = aio.from_jsonable(aio.read_json(path))
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an aekit training checkpoint (no 'format': '{FORMAT}').")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer aekit; upgrade aekit to resume from it.")
+    tensor_file = payload.get("tensors", "")
+    if not _TENSORS_PATTERN.fullmatch(str(tensor_file)):
+        raise ValueError(f"{path} names an invalid tensor file {tensor_file!r}; the checkpoint is corrupt.")
+    tensors = aio.load_tensors(directory / tensor_file, device=device)
+    groups: dict[str, dict[str, torch.Tensor]] = {"module": {}, "optimizer": {}, "generator": {}, "best": {}}
+    for name, t in tensors.items():
+        kind, _, key = name.partition(".")
+        if kind not in groups:
+            raise ValueError(f"{directory / tensor_file} has an unknown entry {name!r}; the checkpoint is corrupt.")
+        groups[kind][key] = t
+    if int(payload["epoch"]) != int(_metadata_epoch(directory / tensor_file)):
+        raise ValueError(f"{directory / tensor_file} does not belong to {path} (epochs differ); the checkpoint is corrupt.")
+    info = {k: v for k, v in payload.items() if k not in ("format", "format_version", "tensors", "has_best", "optimizer", "epoch")}
+    return Checkpoint(
+        epoch=int(payload["epoch"]),
+        module_state=groups["module"],
+        optimizer_state=unflatten_optimizer_state(groups["optimizer"], payload["optimizer"]),
+        generator_states={k: v.cpu() for k, v in groups["generator"].items()},
+        best_state=groups["best"] if payload.get("has_best") else None,
+        info=info,
+    )
+
+
+def _metadata_epoch(path: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return (fh.metadata() or {}).get("epoch", "-1")
