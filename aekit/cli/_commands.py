@@ -1,1 +1,2 @@
 """Import every command module so that its commands register on the apps."""
+from aekit.cli import _report  # noqa: F401,E402  (aekit report)

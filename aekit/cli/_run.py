@@ -60,8 +60,13 @@ def write_run(
     history: list[dict] | None = None,
     extra: dict | None = None,
     started: float | None = None,
+    report: bool = True,
 ) -> Path:
-    """Write a complete run folder; ``figures`` maps a file stem to a matplotlib figure."""
+    """Write a complete run folder; ``figures`` maps a file stem to a matplotlib figure.
+
+    With ``report`` (default) the folder's ``report.html`` is written last and
+    its path printed.
+    """
     run_dir = Path(run_dir)
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
     if estimator is not None:
@@ -85,6 +90,10 @@ def write_run(
     if extra:
         info.update(extra)
     aio.atomic_write_json(run_dir / "run.json", info)
+    if report:
+        from aekit.viz import write_report
+
+        typer.echo(f"report: {write_report([run_dir], run_dir / 'report.html')}")
     return run_dir
 
 

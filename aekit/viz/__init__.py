@@ -1,5 +1,21 @@
 """Figures. The only part of aekit that imports matplotlib; everything else returns arrays."""
 
 from aekit.viz._core import image_grid, plot_curves, plot_embedding, save_figure
+from aekit.viz._autoencoders import (
+    plot_activation_histogram,
+    plot_activation_maximization,
+    plot_filters,
+    plot_history,
+    plot_reconstructions,
+)
+from aekit.viz._report import write_report
 
 __all__ = ["save_figure", "image_grid", "plot_embedding", "plot_curves"]
+__all__ += [
+    "plot_filters",
+    "plot_reconstructions",
+    "plot_history",
+    "plot_activation_histogram",
+    "plot_activation_maximization",
+    "write_report",
+]
