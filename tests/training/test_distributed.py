@@ -1,0 +1,116 @@
+"""Data-parallel training under torchrun: 2 CPU ranks (gloo) match one process with the same global batch."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from aekit.io import read_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Weights after DDP training agree with the single-process run to this absolute tolerance
+# (the two runs differ only in the order of floating-point sums in the gradient all-reduce).
+ATOL = 1e-5
+
+WORKER = r'''
+import json
+import sys
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from aekit.training import TrainableModule, Trainer
+
+
+class MLP(TrainableModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+
+    def loss_terms(self, X, y, generator=None):
+        return {
+            "squared_error": ((self.net(X).squeeze(1) - y) ** 2).mean(),
+            "weight_decay": 1e-3 * sum((p**2).sum() for p in self.net.parameters()),
+        }
+
+
+def make_data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(145, 8, generator=g)  # 145 = 9 * 16 + 1: the last global batch has 1 sample for 2 ranks
+    return X, torch.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2]
+
+
+def train(checkpoint_dir=None):
+    torch.manual_seed(0)
+    module = MLP()
+    trainer = Trainer(
+        optimizer="adam", learning_rate=1e-2, batch_size=16, max_epochs=8, early_stopping=True,
+        validation_fraction=0.2, n_iter_no_change=100, random_state=0, checkpoint_dir=checkpoint_dir,
+        verbose=True,
+    )
+    history = trainer.fit(module, make_data())
+    return module, history
+
+
+if __name__ == "__main__":
+    out, checkpoint_dir = sys.argv[1:3]
+    module, history = train(checkpoint_dir)
+    rank = torch.distributed.get_rank()
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, f"{out}/rank{rank}.safetensors")
+    with open(f"{out}/history{rank}.json", "w") as fh:
+        json.dump(history, fh)
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # torchrun gives each rank one thread too
+    yield
+    torch.set_num_threads(before)
+
+
+def test_two_cpu_ranks_match_a_single_process_run(tmp_path, one_thread):
+    script = tmp_path / "ddp_worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(_free_port()), str(script), str(tmp_path), str(tmp_path / "ckpt"),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    ns: dict = {"__name__": "ddp_worker"}
+    exec(compile(WORKER, "ddp_worker", "exec"), ns)
+    single, history = ns["train"]()
+    ranks = [load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
+    for key, value in single.state_dict().items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), f"ranks disagree on {key}"
+        assert torch.allclose(ranks[0][key], value, rtol=0, atol=ATOL), (key, (ranks[0][key] - value).abs().max())
+        print(key, "max |DDP - single| =", (ranks[0][key] - value).abs().max().item())
+    # the logged epoch means (train and validation) are global, identical on both ranks
+    histories = [read_json(tmp_path / f"history{r}.json") for r in range(2)]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows]  # noqa: E731
+    assert strip(histories[0]) == strip(histories[1])
+    for got, want in zip(histories[0], history):
+        for key in ("loss", "squared_error", "weight_decay", "val_loss"):
+            assert got[key] == pytest.approx(want[key], rel=1e-5), key
+    # only rank 0 writes the checkpoint and draws the progress bar
+    assert read_json(tmp_path / "ckpt" / "checkpoint.json")["world_size"] == 2
+    assert proc.stderr.count("8/8") == 0 and proc.stderr.count("64/64") == 1
