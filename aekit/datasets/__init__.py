@@ -18,7 +18,9 @@ from aekit.datasets._digits import load_digits
 from aekit.datasets._idx import read_idx
 from aekit.datasets._manifolds import make_s_curve, make_swiss_roll
 from aekit.datasets._mnist import DownloadError, load_fashion_mnist, load_mnist
+from aekit.datasets._patches import natural_image_patches
 from aekit.datasets._registry import dataset_names, get_dataset, list_datasets
+from aekit.datasets._user import load
 
 __all__ = [
     "Dataset",
@@ -28,6 +30,8 @@ __all__ = [
     "load_fashion_mnist",
     "DownloadError",
     "load_digits",
+    "natural_image_patches",
+    "load",
     "make_swiss_roll",
     "make_s_curve",
     "get_dataset",
