@@ -19,6 +19,7 @@ from aekit.datasets._idx import read_idx
 from aekit.datasets._manifolds import make_s_curve, make_swiss_roll
 from aekit.datasets._mnist import DownloadError, load_fashion_mnist, load_mnist
 from aekit.datasets._patches import natural_image_patches
+from aekit.datasets._signals import make_ica_mixture, make_sfa_signal
 from aekit.datasets._registry import dataset_names, get_dataset, list_datasets
 from aekit.datasets._user import load
 
@@ -34,6 +35,8 @@ __all__ = [
     "load",
     "make_swiss_roll",
     "make_s_curve",
+    "make_ica_mixture",
+    "make_sfa_signal",
     "get_dataset",
     "list_datasets",
     "dataset_names",
