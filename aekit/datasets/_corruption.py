@@ -39,7 +39,7 @@ def _as_batch(x) -> torch.Tensor:
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; cast it with x.float().")
     if x.ndim == 0:
         raise ValueError("x must hold at least one sample: got a 0-d tensor.")
-    return x.reshape(1, -1) if x.ndim == 1 else x.reshape(x.shape[0], -1)
+    return x.reshape(1, -1) if x.ndim == 1 else x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 def _check_generator(generator, x: torch.Tensor) -> None:

@@ -24,8 +24,9 @@ _JACOBIAN_BLOCK = 2**24  # entries of one (batch, k, d) Jacobian block
 
 
 def _encoder_device_dtype(encoder, X):
-    if isinstance(encoder, torch.nn.Module):
-        for p in encoder.parameters():
+    owner = getattr(encoder, "__self__", encoder)  # a bound method such as module.encode
+    if isinstance(owner, torch.nn.Module):
+        for p in owner.parameters():
             return p.device, p.dtype
     if isinstance(X, torch.Tensor):
         return X.device, X.dtype if X.is_floating_point() else torch.float32
@@ -86,7 +87,8 @@ def mean_contraction(encoder, X, *, batch_size=None, device=None) -> float:
         (batch, k, d) block at about 2^24 entries.
     device : str, torch.device or None
         Where to compute; by default the device of the encoder's first
-        parameter (or of ``X`` when it is a tensor, else the CPU).
+        parameter (also for a bound method such as ``module.encode``), else
+        the device of ``X`` when it is a tensor, else the CPU.
 
     Returns
     -------

@@ -62,6 +62,8 @@ def test_masking_keeps_shape_and_dtype():
     out, mask = masking(x, 0.5, generator=gen())
     assert out.shape == x.shape and out.dtype == torch.float64 and mask.shape == x.shape
     assert (mask.reshape(6, -1).sum(1) == 10).all()
+    empty, empty_mask = masking(torch.zeros(0, 5), 0.5)
+    assert empty.shape == (0, 5) and empty_mask.shape == (0, 5)
     one = torch.rand(10, generator=gen()) + 1  # 1-D: one sample
     out, mask = masking(one, 0.3, generator=gen())
     assert int(mask.sum()) == 3 and (out[mask] == 0).all()

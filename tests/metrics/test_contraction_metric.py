@@ -41,6 +41,20 @@ def test_float32_module_and_no_parameter_grads():
     assert all(p.grad is None for p in enc.parameters())
 
 
+def test_bound_method_of_a_module_uses_its_dtype():
+    class Enc(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = sigmoid_layer()
+
+        def encode(self, x):
+            return self.layer(x)
+
+    enc = Enc()
+    X = np.random.default_rng(1).normal(size=(4, 6))
+    assert mean_contraction(enc.encode, X) == pytest.approx(mean_contraction(enc.layer, X), rel=1e-12)
+
+
 def test_bad_input():
     enc = sigmoid_layer()
     with pytest.raises(ValueError, match=r"\(n_samples, n_features\)"):
