@@ -17,6 +17,7 @@ LeCun, Cortes & Burges, The MNIST database of handwritten digits (file format se
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
         )
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on a garbage header
     found = len(raw) - header
     if found < expected:
         raise ValueError(

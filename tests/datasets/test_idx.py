@@ -77,6 +77,13 @@ def test_truncated_and_corrupt_gzip(tmp_path, good):
         read_idx(path)
 
 
+def test_huge_dimensions_in_a_garbage_header(tmp_path):
+    path = tmp_path / "garbage"
+    path.write_bytes(bytes([0, 0, 0x0E, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1) + b"\x00" * 8)
+    with pytest.raises(ValueError, match="truncated IDX file"):
+        read_idx(path)
+
+
 def test_a_gzip_of_something_else(tmp_path):
     path = tmp_path / "notes.gz"
     path.write_bytes(gzip.compress(b"hello, this is text"))
