@@ -10,6 +10,7 @@ from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
 from aekit.metrics._contraction import jacobian_norms, mean_contraction
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
+from aekit.metrics._som import quantization_error, topographic_error
 
 __all__ = [
     "reconstruction_error",
@@ -22,4 +23,6 @@ __all__ = [
     "kurtosis",
     "mean_contraction",
     "jacobian_norms",
+    "quantization_error",
+    "topographic_error",
 ]

@@ -1,0 +1,7 @@
+"""Manifold learning: self-organizing maps, curvilinear component analysis, principal curves, ..."""
+
+from aekit.manifold._som import SOM
+
+__all__ = [
+    "SOM",
+]
