@@ -5,12 +5,16 @@
   compose (weight decay, L1 on weights, KL average-activation sparsity,
   kurtosis, L1 on activations, k-sparse selection, denoising corruption,
   contraction). It names its loss terms; :class:`aekit.training.Trainer` trains it.
+- Estimators (scikit-learn transformers): :class:`Autoencoder` with every
+  option, and the presets :class:`SparseAutoencoder`, :class:`KSparseAutoencoder`,
+  :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder`.
 - Pure functions of tensors: the penalties (:func:`kl_sparsity`,
   :func:`contractive_sigmoid`, :func:`contractive_jacobian`, ...) and the
   k-sparse selection (:func:`topk`, :class:`TopK`).
 """
 
 from aekit.autoencoders._activations import ACTIVATIONS, Activation, get_activation
+from aekit.autoencoders._autoencoder import Autoencoder
 from aekit.autoencoders._module import AutoencoderModule
 from aekit.autoencoders._penalties import (
     contractive_elementwise,
@@ -28,9 +32,20 @@ from aekit.autoencoders._penalties import (
     straight_through,
     weight_decay,
 )
+from aekit.autoencoders._presets import (
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    KSparseAutoencoder,
+    SparseAutoencoder,
+)
 from aekit.autoencoders._topk import TopK, k_schedule, topk, topk_mask
 
 __all__ = [
+    "Autoencoder",
+    "SparseAutoencoder",
+    "KSparseAutoencoder",
+    "DenoisingAutoencoder",
+    "ContractiveAutoencoder",
     "AutoencoderModule",
     "TopK",
     "topk",

@@ -301,34 +301,41 @@ class AutoencoderModule(TrainableModule):
     # ------------------------------------------------------------ losses
     def reconstruction_loss(self, logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None = None):
         """The reconstruction term from output pre-activations (n, d) and clean targets (n, d)."""
+        logits, x = _upcast(logits), _upcast(x)
         if self.loss == "cross_entropy":
-            return P.cross_entropy(logits.float(), x.float(), weight)
-        return P.squared_error(self.f_out(logits).float(), x.float(), weight)
+            return P.cross_entropy(logits, x, weight)
+        return P.squared_error(self.f_out(logits), x, weight)
 
     def loss_terms(self, x: torch.Tensor, *rest: torch.Tensor, generator: torch.Generator | None = None):
-        """Named loss terms on a batch ``x`` (n, d); extra batch tensors (labels) are ignored."""
+        """Named loss terms on a batch ``x`` (n, d); extra batch tensors (labels) are ignored.
+
+        The encoder and decoder run under whatever autocast is active (the
+        trainer's bfloat16 fast path); the losses and penalties are computed
+        in float32 (or the module's own dtype) with autocast off.
+        """
         x_in, weight = x, None
         if self.training and self.corruption is not None:
             x_in, mask = self.corruption(x, generator)
             if self.corrupted_weight != 1.0 or self.uncorrupted_weight != 1.0:
-                weight = P.emphasis_weights(mask, self.corrupted_weight, self.uncorrupted_weight, torch.float32)
-        a, z = self._pre_code(x_in)
-        h = self.f_code(z)
-        terms = {"reconstruction": self.reconstruction_loss(self.decode_logits(h), x, weight)}
-        if self.weight_decay > 0:
-            terms["weight_decay"] = self.weight_decay * P.weight_decay(self.weights())
-        if self.l1_weights > 0:
-            terms["l1_weights"] = self.l1_weights * P.l1_weights(self.weights())
-        hf = h.float()
-        if self.sparsity_weight > 0:
-            rho = self._sparsity_estimate(hf.mean(dim=0))
-            terms["kl_sparsity"] = self.sparsity_weight * P.kl_sparsity(rho, self.sparsity_target)
-        if self.kurtosis_weight > 0:
-            terms["kurtosis"] = self.kurtosis_weight * P.kurtosis_penalty(hf)
-        if self.activity_l1 > 0:
-            terms["l1_activations"] = self.activity_l1 * P.l1_activations(hf)
-        if self.contraction > 0:
-            terms["contractive"] = self.contraction * self.contractive_penalty(x_in, h)
+                weight = P.emphasis_weights(mask, self.corrupted_weight, self.uncorrupted_weight, _upcast(x).dtype)
+        h = self.encode(x_in, extract=False)
+        logits = self.decode_logits(h)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            terms = {"reconstruction": self.reconstruction_loss(logits, x, weight)}
+            if self.weight_decay > 0:
+                terms["weight_decay"] = self.weight_decay * P.weight_decay(self.weights())
+            if self.l1_weights > 0:
+                terms["l1_weights"] = self.l1_weights * P.l1_weights(self.weights())
+            hf = _upcast(h)
+            if self.sparsity_weight > 0:
+                rho = self._sparsity_estimate(hf.mean(dim=0))
+                terms["kl_sparsity"] = self.sparsity_weight * P.kl_sparsity(rho, self.sparsity_target)
+            if self.kurtosis_weight > 0:
+                terms["kurtosis"] = self.kurtosis_weight * P.kurtosis_penalty(hf)
+            if self.activity_l1 > 0:
+                terms["l1_activations"] = self.activity_l1 * P.l1_activations(hf)
+            if self.contraction > 0:
+                terms["contractive"] = self.contraction * self.contractive_penalty(x_in, hf)
         return terms
 
     def _sparsity_estimate(self, rho_batch: torch.Tensor) -> torch.Tensor:
@@ -344,7 +351,7 @@ class AutoencoderModule(TrainableModule):
 
     def _closed_form_slope(self):
         """``h -> f'(a)`` when the closed-form contractive penalty applies, else None."""
-        if len(self.encoder_weights) != 1:
+        if len(self.sizes) != 2:
             return None
         return derivative_from_output(self.f_code)
 
@@ -354,8 +361,8 @@ class AutoencoderModule(TrainableModule):
         if slope is not None:
             if h is None:
                 h = self.encode(x, extract=False)
-            return P.contractive_elementwise(slope(h.float()), self.encoder_weights[0].float())
-        return P.contractive_jacobian(lambda v: self.encode(v, extract=False), x.float())
+            return P.contractive_elementwise(slope(_upcast(h)), self.encoder_weights[0])
+        return P.contractive_jacobian(lambda v: self.encode(v, extract=False), x.to(self.rho_hat.dtype))
 
     # ------------------------------------------------------------ trainer hooks
     def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
@@ -370,9 +377,9 @@ class AutoencoderModule(TrainableModule):
     @torch.no_grad()
     def mean_activation(self, X: torch.Tensor) -> torch.Tensor:
         """ρ̂ (m,): each unit's mean training-time activation over the clean rows of ``X``."""
-        total = torch.zeros(self.n_components, device=self.rho_hat.device)
+        total = torch.zeros_like(self.rho_hat)
         for start in range(0, X.shape[0], CHUNK_ROWS):
-            total += self.encode(X[start : start + CHUNK_ROWS], extract=False).float().sum(dim=0)
+            total += self.encode(X[start : start + CHUNK_ROWS], extract=False).to(total.dtype).sum(dim=0)
         return total / X.shape[0]
 
     @torch.no_grad()
@@ -385,10 +392,10 @@ class AutoencoderModule(TrainableModule):
         whose absolute activation never exceeds 1e-3 on these rows.
         """
         X = data[0][:METRIC_ROWS]
-        recon, total, peak = 0.0, 0.0, torch.zeros(self.n_components, device=X.device)
+        recon, total, peak = 0.0, 0.0, torch.zeros_like(self.rho_hat)
         for start in range(0, X.shape[0], CHUNK_ROWS):
             xb = X[start : start + CHUNK_ROWS]
-            h = self.encode(xb, extract=False).float()
+            h = _upcast(self.encode(xb, extract=False))
             recon += float(self.reconstruction_loss(self.decode_logits(h), xb)) * xb.shape[0]
             total += float(h.sum())
             peak = torch.maximum(peak, h.abs().amax(dim=0))
@@ -398,6 +405,11 @@ class AutoencoderModule(TrainableModule):
             "mean_activation": total / (n * self.n_components),
             "dead_units": float((peak <= DEAD_THRESHOLD).float().mean()),
         }
+
+
+def _upcast(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision tensors (autocast outputs) as float32; float32 / float64 unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def _check_kl_activation(activation, spec) -> None:
