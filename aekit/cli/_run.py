@@ -16,8 +16,6 @@ Writes are atomic, file by file; a run folder is complete once ``run.json`` exis
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,16 +35,9 @@ def default_run_dir(kind: str) -> Path:
 
 def write_history(run_dir, history: list[dict]) -> None:
     """Per-epoch metrics as CSV (one row per epoch, union of keys) and JSON."""
-    run_dir = Path(run_dir)
-    aio.atomic_write_json(run_dir / "history.json", history)
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(history)
-    aio.atomic_write_text(run_dir / "history.csv", buf.getvalue())
+    from aekit.training import write_history as write
+
+    write(run_dir, history)
 
 
 def write_run(

@@ -229,3 +229,23 @@ def test_val_data_is_logged_without_early_stopping():
     history = Trainer(max_epochs=3, random_state=0, verbose=False).fit(Ridge(5), (X[:80], y[:80]), val_data=(X[80:], y[80:]))
     assert all({"val_loss", "val_squared_error", "val_weight_decay"} <= set(row) for row in history)
     assert len(history) == 3
+
+
+def test_history_is_written_as_csv_and_json(tmp_path):
+    import csv
+
+    from aekit.training import read_history, write_history
+
+    X, y = make_regression(n=64)
+    history = Trainer(max_epochs=3, random_state=0, verbose=False).fit(Ridge(5), (X, y))
+    history[1]["late_term"] = 0.5  # rows may differ in their keys
+    csv_path, json_path = write_history(tmp_path / "run", history)
+    assert read_history(tmp_path / "run") == history
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [*history[0], "late_term"]
+    assert [float(r["loss"]) for r in rows] == [r["loss"] for r in history]
+    assert [r["late_term"] for r in rows] == ["", "0.5", ""]
+    (tmp_path / "bad.json").write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a training history"):
+        read_history(tmp_path / "bad.json")
