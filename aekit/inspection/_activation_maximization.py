@@ -253,6 +253,16 @@ def activation_maximization(
         (n_units, n_starts), ``mean_cosine`` (n_units,), ``n_iter``,
         ``converged`` and ``units``.
 
+    Notes
+    -----
+    Saturating units: a sigmoid unit whose output is already within float
+    resolution of 1 shows no relative improvement, so the stopping rule ends
+    its ascent long before the argmax. As the output non-linearity of the
+    unit is increasing, its pre-activation ``z_i`` has the same maximizer
+    and never saturates: pass a callable that returns the layer's
+    pre-activations (e.g. ``F.linear(h_prev, W_L, b_L)``) to study trained
+    sigmoid layers at the scale of the data.
+
     References
     ----------
     Erhan, Bengio, Courville & Vincent, "Visualizing Higher-Layer Features of
@@ -452,7 +462,7 @@ def _initial_inputs(init, n_units, n_starts, input_shape, norm, bounds, random_s
     """Starting rows (n_units * n_starts, d), not yet projected."""
     d = int(np.prod(input_shape))
     if init is not None:
-        x0 = torch.as_tensor(init, dtype=dtype, device=device) if not isinstance(init, torch.Tensor) else init.to(device, dtype)
+        x0 = torch.as_tensor(init).to(device=device, dtype=dtype)
         if tuple(x0.shape) == (n_starts,) + input_shape:
             x0 = x0.reshape(1, n_starts, d).expand(n_units, n_starts, d)
         elif tuple(x0.shape) == (n_units, n_starts) + input_shape:

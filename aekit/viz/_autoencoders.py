@@ -199,7 +199,9 @@ def plot_activation_histogram(mean_activation, rho0: float | None = None, *, bin
     if a.ndim == 2:
         a = a.mean(axis=0)
     if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"mean_activation must be a non-empty (n_units,) or (n_samples, n_units) array, got {a.shape}.")
+        raise ValueError(
+            f"mean_activation must be a non-empty (n_units,) or (n_samples, n_units) array, got {a.shape}."
+        )
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.hist(a, bins=bins, color="0.45")
     ax.axvline(a.mean(), color="tab:blue", linestyle="--", label=f"mean over units = {a.mean():.3g}")
@@ -252,4 +254,5 @@ def plot_activation_maximization(result, image_shape, *, n: int = 100, starts: s
             title += f" (median cosine across starts {np.nanmedian(cosine[:n]):.3f})"
     if starts == "best":
         return image_grid(best, image_shape, title=title, normalize="tile")
-    return image_grid(inputs.reshape(-1, inputs.shape[-1]), image_shape, title=title, n_cols=inputs.shape[1], normalize="tile")
+    every = inputs.reshape(-1, inputs.shape[-1])  # (units * starts, d), one grid row per unit
+    return image_grid(every, image_shape, title=title, n_cols=inputs.shape[1], normalize="tile")

@@ -285,7 +285,10 @@ def _comparison_section(names: list[str], records: list[RunRecord]) -> str:
             if stem in r.figures:
                 cells.append(_figure(r.figures[stem], name))
             else:
-                cells.append(f'<figure><p class="missing">no {_esc(stem)} in this run</p><figcaption>{_esc(name)}</figcaption></figure>')
+                cells.append(
+                    f'<figure><p class="missing">no {_esc(stem)} in this run</p>'
+                    f"<figcaption>{_esc(name)}</figcaption></figure>"
+                )
         parts.append(f"<h4>{_esc(_caption(stem))}</h4><div class=\"figures compare\">{''.join(cells)}</div>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -307,7 +310,8 @@ def render_report(run_dirs, *, title: str | None = None) -> str:
         nav = '<a href="#comparison">comparison</a>' + nav
     body = [
         f"<header><h1>{_esc(title)}</h1>",
-        f'<p class="muted">{len(records)} run{"s" if len(records) > 1 else ""} · written {_esc(stamp)} · aekit {_esc(__version__)}</p>',
+        f'<p class="muted">{len(records)} run{"s" if len(records) > 1 else ""} · written {_esc(stamp)}'
+        f" · aekit {_esc(__version__)}</p>",
         f"<nav>{nav}</nav></header>",
     ]
     if len(records) > 1:

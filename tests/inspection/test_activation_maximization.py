@@ -63,7 +63,7 @@ def test_ball_constraint_also_ends_on_the_sphere_for_a_linear_unit():
 def test_fixed_step_ascent_reaches_the_closed_form_too():
     model = _layer(activation=nn.Sigmoid())
     res = activation_maximization(
-        model, 30, n_starts=3, norm=1.0, adaptive=False, learning_rate=0.01, max_steps=3000, tol=1e-7, random_state=2
+        model, 30, n_starts=3, norm=1.0, adaptive=False, learning_rate=0.02, max_steps=1000, tol=1e-7, random_state=2
     )
     assert _cosine_to(res.inputs, preferred_inputs(model[0].weight)).min() > 0.999
 
