@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aekit import io as aio
+from aekit.training import read_history
 
 __all__ = ["write_report", "render_report", "read_run", "RunRecord"]
 
@@ -109,10 +110,7 @@ def _read_dict(path: Path) -> dict:
 
 def _read_history(run_dir: Path) -> list:
     if (run_dir / "history.json").is_file():
-        history = aio.read_json(run_dir / "history.json")
-        if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-            raise ValueError(f"{run_dir / 'history.json'} must hold a list of per-epoch objects.")
-        return history
+        return read_history(run_dir / "history.json")
     if (run_dir / "history.csv").is_file():
         with open(run_dir / "history.csv", newline="", encoding="utf-8") as fh:
             return [{k: _number_or_text(v) for k, v in row.items()} for row in csv.DictReader(fh)]

@@ -144,6 +144,9 @@ def test_bad_run_folders_get_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run.json"):
         write_report([tmp_path / "half"], tmp_path / "r.html")
     run = _run(tmp_path / "r", metrics={}, params={}, figures=())
+    (run / "history.json").write_text('{"epoch": 1}')
+    with pytest.raises(ValueError, match="not a training history"):
+        write_report([run], tmp_path / "r.html")
     (run / "metrics.json").write_text("{not json")
     with pytest.raises(ValueError, match="metrics.json is not valid JSON"):
         write_report([run], tmp_path / "r.html")
