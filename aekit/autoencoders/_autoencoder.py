@@ -371,7 +371,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         init = torch.Generator().manual_seed(seed_from(np.random.default_rng(seed)))
         self.n_features_in_ = int(X.shape[1])
         module = self._build_module(self.n_features_in_, generator=init)
-        trainer = self._make_trainer(seed)
+        # random_state=None lets a resumed trainer take the checkpoint's seed
+        trainer = self._make_trainer(None if self.random_state is None else seed)
         self.history_ = trainer.fit(module, (X,), None if val_X is None else (val_X,))
         self.module_ = module.eval()
         self.n_iter_ = len(self.history_)

@@ -1,3 +1,4 @@
 """Import every command module so that its commands register on the apps."""
 from aekit.cli import _report  # noqa: F401,E402  (aekit report)
 from aekit.cli import _datasets  # noqa: F401,E402  (aekit datasets)
+from aekit.cli import _train  # noqa: F401,E402  (aekit train)

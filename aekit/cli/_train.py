@@ -1,0 +1,213 @@
+"""``aekit train MODEL --dataset NAME [...] --out RUN_DIR``: train an autoencoder, write a run folder.
+
+The run folder gets the fitted model, its metrics, the per-epoch history, the
+figures (reconstructions, first-layer filters, training curves, mean
+activation histogram) and an HTML report (written by ``write_run``, which
+prints its path); training checkpoints go to
+``RUN_DIR/checkpoint`` at every epoch end, and ``--resume`` continues from
+there (same command, same run folder).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from aekit.cli._app import app
+from aekit.cli._run import default_run_dir, fail, write_run
+
+__all__ = ["MODELS", "parse_sparsity", "parse_emphasis", "train"]
+
+MODELS = {
+    "autoencoder": "Autoencoder",
+    "sparse": "SparseAutoencoder",
+    "ksparse": "KSparseAutoencoder",
+    "k-sparse": "KSparseAutoencoder",
+    "denoising": "DenoisingAutoencoder",
+    "contractive": "ContractiveAutoencoder",
+}
+_SPARSITY_HELP = "kl:RHO:BETA[:batch|running|full], l1:LAMBDA (activations), kurtosis:LAMBDA, l1-weights:LAMBDA"
+
+
+def _number(text: str, spec: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--sparsity {spec!r}: {text!r} is not a number.") from None
+
+
+def parse_sparsity(specs: list[str]) -> dict:
+    """Estimator parameters from ``--sparsity`` specs (repeatable), e.g. ``kl:0.05:3``, ``l1:1e-3``."""
+    params: dict = {}
+    for spec in specs:
+        kind, *values = spec.strip().split(":")
+        if kind == "kl":
+            if len(values) not in (2, 3):
+                raise ValueError(f"--sparsity {spec!r}: use kl:RHO:BETA or kl:RHO:BETA:ESTIMATE, e.g. kl:0.05:3.")
+            params["sparsity_target"] = _number(values[0], spec)
+            params["sparsity_weight"] = _number(values[1], spec)
+            if len(values) == 3:
+                params["sparsity_estimate"] = values[2]
+        elif kind in ("l1", "kurtosis", "l1-weights"):
+            if len(values) != 1:
+                raise ValueError(f"--sparsity {spec!r}: use {kind}:LAMBDA, e.g. {kind}:0.001.")
+            name = {"l1": "activity_l1", "kurtosis": "kurtosis_weight", "l1-weights": "l1_weights"}[kind]
+            params[name] = _number(values[0], spec)
+        else:
+            raise ValueError(f"Unknown --sparsity {spec!r}: use {_SPARSITY_HELP}.")
+    return params
+
+
+def parse_emphasis(spec: str) -> dict:
+    """``ALPHA:BETA`` -> the weights of corrupted and other dimensions in the denoising loss."""
+    parts = spec.split(":")
+    try:
+        alpha, beta = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--emphasis {spec!r}: use ALPHA:BETA, e.g. 2:1 (corrupted : other dimensions).") from None
+    return {"corrupted_weight": alpha, "uncorrupted_weight": beta}
+
+
+def _hidden_layers(spec: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in spec.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--hidden-layers {spec!r}: use comma-separated sizes, e.g. 500,250.") from None
+
+
+@app.command("train")
+def train(
+    model: str = typer.Argument(..., help="autoencoder | sparse | ksparse | denoising | contractive"),
+    dataset: str = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    data_home: Optional[Path] = typer.Option(None, "--data-home", help="Dataset cache root (MNIST)."),
+    n_samples: Optional[int] = typer.Option(None, "--n-samples", help="Train on the first N samples only."),
+    hidden: Optional[int] = typer.Option(None, "--hidden", help="Code size (n_components)."),
+    hidden_layers: Optional[str] = typer.Option(None, "--hidden-layers", help="Extra encoder layers, e.g. 500,250."),
+    activation: Optional[str] = typer.Option(None, "--activation", help="Encoder (code) activation, e.g. sigmoid."),
+    decoder_activation: Optional[str] = typer.Option(None, "--decoder-activation"),
+    loss: Optional[str] = typer.Option(None, "--loss", help="squared_error | cross_entropy"),
+    tied: Optional[bool] = typer.Option(None, "--tied/--untied", help="Tie decoder weights to the encoder's."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    noise: Optional[str] = typer.Option(None, "--noise", help="Denoising corruption, e.g. masking:0.25, gaussian:0.3."),
+    emphasis: Optional[str] = typer.Option(None, "--emphasis", help="ALPHA:BETA weights of corrupted:other dims."),
+    sparsity: List[str] = typer.Option([], "--sparsity", help=_SPARSITY_HELP + " (repeatable)."),
+    k: Optional[int] = typer.Option(None, "--k", help="k-sparse: units kept per sample."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="k-sparse: features keep alpha*k units."),
+    contraction: Optional[float] = typer.Option(None, "--contraction", help="Contractive penalty weight."),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam | sgd"),
+    lr_schedule: Optional[str] = typer.Option(None, "--lr-schedule", help="constant, cosine, step:S:G, ..."),
+    early_stopping: bool = typer.Option(False, "--early-stopping", help="Stop on a 10% validation split."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="float32 | bfloat16 | auto"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+    seed: int = typer.Option(0, "--seed", help="random_state."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/train-MODEL-<time>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint."),
+) -> None:
+    """Train an autoencoder on a dataset; write the model, metrics, history, figures and a report."""
+    import aekit.autoencoders as ae
+
+    started = time.perf_counter()
+    if model not in MODELS:
+        fail(f"Unknown model {model!r}: use one of {', '.join(map(repr, MODELS))}.")
+    out = out if out is not None else default_run_dir(f"train-{model}")
+    options = {
+        "n_components": hidden,
+        "encoder_activation": activation,
+        "decoder_activation": decoder_activation,
+        "loss": loss,
+        "tied_weights": tied,
+        "weight_decay": weight_decay,
+        "corruption": noise,
+        "k": k,
+        "k_alpha": alpha,
+        "contraction": contraction,
+        "max_epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": lr,
+        "optimizer": optimizer,
+        "lr_schedule": lr_schedule,
+        "precision": precision,
+    }
+    params = {key: value for key, value in options.items() if value is not None}
+    try:
+        if hidden_layers is not None:
+            params["hidden_layer_sizes"] = _hidden_layers(hidden_layers)
+        if emphasis is not None:
+            params.update(parse_emphasis(emphasis))
+        params.update(parse_sparsity(sparsity))
+    except ValueError as exc:
+        fail(str(exc))
+    params.update(
+        early_stopping=early_stopping, device=device, random_state=seed, verbose=not quiet,
+        checkpoint_dir=str(out / "checkpoint"), resume=resume,
+    )
+    estimator = getattr(ae, MODELS[model])(**params)
+
+    from aekit.datasets import get_dataset
+
+    try:
+        data = get_dataset(dataset, **({} if data_home is None else {"data_home": data_home}))
+    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
+        fail(str(exc))
+    X = data.X if n_samples is None else data.X[:n_samples]
+    t0 = time.perf_counter()
+    try:
+        estimator.fit(X)
+    except (ValueError, TypeError, FloatingPointError) as exc:
+        fail(str(exc))
+    train_seconds = time.perf_counter() - t0
+
+    metrics, figures = _summarize(estimator, X, data.image_shape, seed)
+    metrics.update(train_seconds=round(train_seconds, 3), n_samples=int(X.shape[0]))
+    write_run(
+        out, command=f"train {model}", dataset=dataset, estimator=estimator, metrics=metrics,
+        figures=figures, history=estimator.history_, started=started,
+    )
+
+
+def _summarize(estimator, X, image_shape, seed: int) -> tuple[dict, dict]:
+    """Metrics after training and the run's figures."""
+    import numpy as np
+    import torch
+
+    from aekit import viz
+    from aekit.datasets import make_corruption
+
+    codes = estimator.transform(X)
+    last = estimator.history_[-1]
+    metrics = {
+        "reconstruction_error": -estimator.score(X),
+        "mean_activation": float(codes.mean()),
+        "dead_units": last.get("dead_units"),
+        "epochs": estimator.n_iter_,
+        "final_loss": last["loss"],
+    }
+    figures = {
+        "history": viz.plot_history(estimator.history_),
+        "activations": viz.plot_activation_histogram(
+            codes.mean(axis=0), estimator.sparsity_target if estimator.sparsity_weight > 0 else None
+        ),
+    }
+    if image_shape is not None:
+        W = estimator.module_.encoder_weights[0].detach().cpu().numpy()
+        figures["filters"] = viz.plot_filters(W, image_shape)
+        clean, corrupted = X[:10], None
+        if estimator.corruption is not None:
+            # denoising error: mean over up to 1000 samples of sum_d (g(f(x_tilde))_d - x_d)^2
+            sample = np.array(X[:1000])
+            noisy, _ = make_corruption(estimator.corruption)(torch.from_numpy(sample), torch.Generator().manual_seed(seed))
+            noisy = noisy.numpy()
+            metrics["denoising_error"] = float(np.mean(np.sum((estimator.predict(noisy) - sample) ** 2, axis=1)))
+            corrupted = noisy[:10]
+        shown = clean if corrupted is None else corrupted
+        figures["reconstructions"] = viz.plot_reconstructions(
+            clean, estimator.predict(shown), image_shape, corrupted=corrupted
+        )
+    return metrics, figures
