@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit._torch import make_generator, resolve_device, to_numpy
 from aekit._validation import resolve_option
+from aekit.decomposition._pca import as_device_tensor
 from aekit.metrics._som import (
     best_matching_units,
     grid_adjacency,
@@ -209,13 +210,6 @@ def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Gen
     coords = P[:, order] / half[order]  # (U, 2) in [-1, 1], longest grid axis first
     scale = 2.0 * var.sqrt()
     return mean + (coords[:, :k] * scale) @ axes
-
-
-def _to_tensor(part, device) -> torch.Tensor:
-    """Rows of a numpy array (or memory map) as a float32 tensor on ``device``; no copy when already usable."""
-    if not (isinstance(part, np.ndarray) and part.dtype == np.float32 and part.flags.writeable and part.flags.c_contiguous):
-        part = np.array(part, dtype=np.float32, order="C")
-    return torch.from_numpy(part).to(device)
 
 
 def _row_norms_sq(x: torch.Tensor) -> torch.Tensor:
@@ -421,7 +415,7 @@ class SOM(TransformerMixin, BaseEstimator):
         """All of ``X`` as one float32 tensor on ``device`` (no copy on the CPU), or ``X`` itself when streaming."""
         if self.batch_size is not None:
             return X
-        return _to_tensor(X, device)
+        return as_device_tensor(X, device, torch.float32)
 
     def _chunks(self, source, device, rows=None):
         """Rows ``rows`` (all when None) of ``source`` as device tensors of at most ``batch_size`` rows."""
@@ -436,16 +430,16 @@ class SOM(TransformerMixin, BaseEstimator):
         n = source.shape[0] if rows is None else len(rows)
         for start in range(0, n, int(self.batch_size)):
             part = slice(start, start + int(self.batch_size))
-            yield _to_tensor(source[part] if rows is None else source[np.sort(rows[part])], device)
+            yield as_device_tensor(source[part] if rows is None else source[np.sort(rows[part])], device, torch.float32)
 
     def _init_codebook(self, X: np.ndarray, device, generator) -> torch.Tensor:
         n, n_units = X.shape[0], len(self.positions_)
         if self.init == "random":  # prototypes drawn from the data, with replacement
-            return _to_tensor(X[torch.randint(n, (n_units,), generator=generator, device=device).cpu().numpy()], device)
+            return as_device_tensor(X[torch.randint(n, (n_units,), generator=generator, device=device).cpu().numpy()], device, torch.float32)
         m = min(n, 4096)  # the PCA plane from a random subsample: enough to place the initial grid
         rows = np.sort(torch.randperm(n, generator=generator, device=device)[:m].cpu().numpy())
         P = torch.as_tensor(self.positions_, dtype=torch.float32, device=device)
-        return _pca_codebook(_to_tensor(X[rows], device), P, generator)
+        return _pca_codebook(as_device_tensor(X[rows], device, torch.float32), P, generator)
 
     # ------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
