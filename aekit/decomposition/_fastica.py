@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -23,7 +24,15 @@ from aekit._torch import make_generator, resolve_device, to_numpy
 from aekit._validation import resolve_option
 from aekit.decomposition._pca import PCA, as_device_tensor
 
-__all__ = ["FastICA", "CONTRASTS", "symmetric_decorrelation", "ica_parallel", "ica_deflation", "escape_saddles"]
+__all__ = [
+    "FastICA",
+    "CONTRASTS",
+    "symmetric_decorrelation",
+    "ica_parallel",
+    "ica_deflation",
+    "escape_saddles",
+    "match_sources",
+]
 
 
 # ---------------------------------------------------------------- contrasts
@@ -165,6 +174,41 @@ def escape_saddles(Z: torch.Tensor, W: torch.Tensor, G, alpha: float, gauss: flo
                 W[i], W[j] = (wi + wj) / math.sqrt(2.0), (wi - wj) / math.sqrt(2.0)
                 used.update((i, j))
     return W, bool(used)
+
+
+def match_sources(sources, estimates):
+    """Pair each true source with one estimated component by their correlation (Hungarian method).
+
+    ICA recovers sources only up to order and sign; this finds the one-to-one
+    matching that maximises the summed ``|corr|``.
+
+    Parameters
+    ----------
+    sources : array of shape (n_samples, m)
+    estimates : array of shape (n_samples, k)
+
+    Returns
+    -------
+    order : int array of shape (m,)
+        ``estimates[:, order[i]]`` matches ``sources[:, i]``; -1 where
+        ``k < m`` left a source unmatched.
+    correlations : float array of shape (m,)
+        Signed correlation of each matched pair (NaN when unmatched).
+    """
+    S = np.asarray(sources, dtype=np.float64)
+    Y = np.asarray(estimates, dtype=np.float64)
+    if S.ndim != 2 or Y.ndim != 2 or S.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"sources {S.shape} and estimates {Y.shape} must be 2-D with the same number of rows (samples)."
+        )
+    m = S.shape[1]
+    C = np.corrcoef(S.T, Y.T)[:m, m:]  # (m, k)
+    rows, cols = linear_sum_assignment(-np.abs(np.nan_to_num(C)))
+    order = np.full(m, -1)
+    corr = np.full(m, np.nan)
+    order[rows] = cols
+    corr[rows] = C[rows, cols]
+    return order, corr
 
 
 _ALGORITHMS = {"parallel": ica_parallel, "deflation": ica_deflation}

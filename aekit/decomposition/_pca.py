@@ -42,6 +42,7 @@ __all__ = [
     "flip_signs",
     "numerical_rank",
     "default_rtol",
+    "truncated_reconstruction",
 ]
 
 # Rows per chunk are chosen so that one centred chunk holds about this many
@@ -215,6 +216,24 @@ def _select_n_components(n_components, ratios: np.ndarray, rank: int, limit: int
     # A fraction of the variance: the fewest components whose cumulative ratio exceeds it.
     k = int(np.searchsorted(np.cumsum(ratios), n_components, side="right")) + 1
     return min(k, rank)
+
+
+def truncated_reconstruction(pca, X, n_components: int) -> np.ndarray:
+    r"""Reconstruct ``X`` from the first ``n_components`` axes of a fitted :class:`PCA`.
+
+    :math:`\hat X = (X - \mu) V_k^\top V_k + \mu`: the reconstructions at
+    several component counts from one fit (the axes are nested). ``X`` has
+    shape (n_samples, n_features); so does the result.
+    """
+    check_is_fitted(pca)
+    if not 1 <= n_components <= pca.n_components_:
+        raise ValueError(f"n_components={n_components} must be between 1 and the {pca.n_components_} fitted components.")
+    X = pca._validate(X, reset=False)
+    device = resolve_device(pca.device)
+    Xt = as_device_tensor(X, device)
+    V = torch.as_tensor(pca.components_[:n_components], dtype=Xt.dtype, device=device)
+    mean = torch.as_tensor(pca.mean_, dtype=Xt.dtype, device=device)
+    return to_numpy(((Xt - mean) @ V.T) @ V + mean)
 
 
 # ---------------------------------------------------------------- estimator

@@ -9,6 +9,13 @@ from aekit.viz._autoencoders import (
     plot_reconstructions,
 )
 from aekit.viz._report import write_report
+from aekit.viz._decomposition import (
+    plot_eigenimages,
+    plot_ica_sources,
+    plot_pca_reconstructions,
+    plot_scree,
+    plot_slow_features,
+)
 
 __all__ = ["save_figure", "image_grid", "plot_embedding", "plot_curves"]
 __all__ += [
@@ -19,3 +26,4 @@ __all__ += [
     "plot_activation_maximization",
     "write_report",
 ]
+__all__ += ["plot_scree", "plot_eigenimages", "plot_pca_reconstructions", "plot_ica_sources", "plot_slow_features"]

@@ -1,0 +1,109 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aekit import io as aio
+from aekit import viz
+from aekit.cli import app
+from aekit.cli._fit_decomposition import parse_n_components, reconstruction_counts
+from aekit.datasets import load_digits
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_demo_writes_pca_figures_and_prints_where(tmp_path):
+    result = run("demo", "--out", tmp_path / "demo", "-q")
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "demo" / "pca"
+    assert str(tmp_path / "demo") in result.output
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == [
+        "eigenimages.png",
+        "reconstructions.png",
+        "scree.png",
+    ]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["components_for_90_percent"] == 21  # the digits' well-known count
+    assert abs(metrics["explained_variance_ratio_total"] - 1.0) < 1e-5  # only negligible eigenvalues dropped
+    pca = aio.load(run_dir / "model")
+    X = load_digits().X
+    np.testing.assert_allclose(pca.explained_variance_ratio_.sum(), 1.0, atol=1e-5)
+    assert pca.transform(X).shape == (len(X), pca.n_components_)
+
+
+def test_fit_pca_run_folder(tmp_path):
+    out = tmp_path / "pca"
+    result = run("fit", "pca", "--dataset", "digits", "--n-components", "0.9", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert f"run folder: {out}" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_components"] == 21 and metrics["explained_variance_ratio_total"] > 0.9
+    assert metrics["reconstruction_mse"] < 0.01
+    info = json.loads((out / "run.json").read_text())
+    assert info["estimator"] == "PCA" and info["command"] == "fit pca"
+    assert (out / "figures" / "reconstructions.png").stat().st_size > 1000
+    assert aio.load(out / "model").n_components_ == 21
+
+
+def test_fit_ica_reports_source_recovery(tmp_path):
+    out = tmp_path / "ica"
+    result = run("fit", "ica", "--dataset", "ica-mixture", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["source_abs_correlation_min"] >= 0.99
+    assert sorted(metrics["source_match"]) == [0, 1, 2, 3]
+    assert (out / "figures" / "sources.png").exists()
+
+
+def test_fit_sfa_reports_driving_force(tmp_path):
+    out = tmp_path / "sfa"
+    result = run("fit", "sfa", "--dataset", "sfa-signal", "--n-samples", "3000", "-k", "3", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["driving_force_abs_correlation"] >= 0.9
+    assert metrics["delta_values"] == sorted(metrics["delta_values"])
+    assert {p.name for p in (out / "figures").iterdir()} == {"slow_features.png", "delta_values.png"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "pca", "--dataset", "no-such-data"], "Unknown dataset"),
+        (["fit", "pca", "-k", "abc"], "not a number"),
+        (["fit", "pca", "-k", "1.5"], "strictly between 0 and 1"),
+        (["fit", "ica", "-k", "0.5"], "whole number"),
+        (["fit", "ica", "--fun", "tanh"], "fun"),
+        (["fit", "sfa", "--dataset", "digits", "--n-samples", "200"], "reduce the input first"),
+        (["fit", "pca", "--dataset", "digits", "-k", "500"], "min(n_samples, n_features)=64"),
+    ],
+)
+def test_bad_options_fail_cleanly_and_write_nothing(tmp_path, args, message):
+    out = tmp_path / "run"
+    result = run(*args, "--out", out, "-q")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not out.exists()
+
+
+def test_parse_and_counts():
+    assert parse_n_components("50", allow_fraction=True) == 50
+    assert parse_n_components("0.95", allow_fraction=True) == 0.95
+    assert parse_n_components(None, allow_fraction=False) is None
+    assert reconstruction_counts(58) == [5, 10, 20, 50, 58]
+    assert reconstruction_counts(3) == [1, 2, 3]
+
+
+def test_figure_functions_refuse_bad_arrays():
+    with pytest.raises(ValueError, match="NaN"):
+        viz.plot_scree(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match="shape"):
+        viz.plot_pca_reconstructions(np.zeros((3, 4)), {"k": np.zeros((3, 5))}, (2, 2))
+    with pytest.raises(ValueError, match="match_sources"):
+        viz.plot_ica_sources(np.zeros((10, 2)), sources=np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="rows"):
+        viz.plot_slow_features(np.zeros((10, 2)), driving_force=np.zeros(9))
