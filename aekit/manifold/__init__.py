@@ -1,9 +1,11 @@
 """Manifold learning: self-organizing maps, curvilinear component analysis, principal curves, ..."""
 
 from aekit.manifold._cca import CurvilinearComponentAnalysis
+from aekit.manifold._principal_curve import PrincipalCurve
 from aekit.manifold._som import SOM
 
 __all__ = [
     "SOM",
     "CurvilinearComponentAnalysis",
+    "PrincipalCurve",
 ]
