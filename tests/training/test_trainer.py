@@ -9,6 +9,15 @@ from torch import nn
 from aekit.training import TrainableModule, Trainer
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny models: one intra-op thread is faster, above all on a busy machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class Ridge(TrainableModule):
     """y ~ X w + b with squared error and an L2 term: a convex problem with a closed-form optimum."""
 
