@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "setup_distributed", "shard", "all_reduce_sum", "wrap_module"]
+__all__ = ["DistContext", "setup_distributed", "shard", "all_reduce_sum", "barrier", "gather_generator_states", "wrap_module"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,28 @@ def all_reduce_sum(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     if ctx.active:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def barrier(ctx: DistContext) -> None:
+    """Wait for every rank (a no-op in a single process)."""
+    if ctx.active:
+        dist.barrier()
+
+
+def gather_generator_states(generator: torch.Generator, ctx: DistContext) -> list[torch.Tensor]:
+    """Every rank's state of its ``generator`` (uint8 tensors, rank order), for rank 0's checkpoint.
+
+    Only when a checkpoint is due does this cost anything: the states are a
+    few kilobytes. NCCL moves CUDA tensors only, so the states travel on the
+    rank's device and come back to the CPU.
+    """
+    state = generator.get_state()
+    if not ctx.active:
+        return [state]
+    local = state.to(ctx.device)
+    gathered = [torch.empty_like(local) for _ in range(ctx.world_size)]
+    dist.all_gather(gathered, local)
+    return [g.cpu() for g in gathered]
 
 
 def wrap_module(module: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:

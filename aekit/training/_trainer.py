@@ -24,7 +24,14 @@ from aekit._torch import resolve_device, seed_from
 from aekit._validation import resolve_option
 from aekit.training._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from aekit.training._data import check_data, place_data
-from aekit.training._distributed import all_reduce_sum, setup_distributed, shard, wrap_module
+from aekit.training._distributed import (
+    all_reduce_sum,
+    barrier,
+    gather_generator_states,
+    setup_distributed,
+    shard,
+    wrap_module,
+)
 from aekit.training._early_stopping import EarlyStopping
 from aekit.training._module import TrainableModule
 from aekit.training._schedules import resolve_schedule
@@ -244,14 +251,16 @@ class Trainer:
                     f"cannot resume from {self.checkpoint_dir}: it was written with random_state={seed}, "
                     f"not {self.random_state}. Use the same seed (or None), or resume=False to start over."
                 )
-        shuffle_gen = torch.Generator(device=device)
+        # Shuffling draws on the CPU (the same permutations on every device, a few
+        # hundred microseconds per epoch); noise is drawn where the model computes.
+        shuffle_gen = torch.Generator()
         shuffle_gen.manual_seed(seed)
         noise_gen = torch.Generator(device=device)
         noise_gen.manual_seed(_derived_seed(seed, 1, ctx.rank))
         val_seed = _derived_seed(seed, 2, ctx.rank)
 
         if self.early_stopping and val_data is None:
-            data, val_data = self._split(data, shuffle_gen, device)
+            data, val_data = self._split(data, shuffle_gen)
         train = place_data(data, device, self.batch_size)
         val = None if val_data is None else place_data(val_data, device, self.batch_size)
 
@@ -289,7 +298,7 @@ class Trainer:
                     group["lr"] = lr
                 module.train()
                 module.on_epoch_start(epoch, self.max_epochs, train.data)
-                perm = torch.randperm(n, generator=shuffle_gen, device=train.index_device)
+                perm = torch.randperm(n, generator=shuffle_gen).to(train.index_device)
                 row = {"epoch": epoch + 1}
                 row.update(self._train_epoch(model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar))
                 if not math.isfinite(row["loss"]):
@@ -309,22 +318,29 @@ class Trainer:
                 bar.set_postfix(_postfix(row), refresh=False)
                 if stopper is not None:
                     stopper.update(row["val_loss"], epoch + 1, module)
-                if self.checkpoint_dir is not None and ctx.is_main:
-                    generators = {"shuffle": shuffle_gen.get_state(), f"noise{ctx.rank}": noise_gen.get_state()}
-                    info = {**settings, "history": self.history_}
-                    if stopper is not None:
-                        info["early_stopping"] = stopper.state()
-                    best = None if stopper is None else stopper.best_state
-                    save_checkpoint(
-                        self.checkpoint_dir,
-                        Checkpoint(epoch + 1, module.state_dict(), optimizer.state_dict(), generators, best, info),
-                    )
+                if self.checkpoint_dir is not None:
+                    self._save_checkpoint(epoch + 1, module, optimizer, shuffle_gen, noise_gen, stopper, settings, ctx)
         self.best_epoch_ = None
         if stopper is not None:
             stopper.restore_best(module)
             self.best_epoch_ = stopper.best_epoch
         module.eval()
         return self.history_
+
+    def _save_checkpoint(self, epoch, module, optimizer, shuffle_gen, noise_gen, stopper, settings, ctx) -> None:
+        """Rank 0 writes the state after ``epoch`` epochs (every rank's noise generator included)."""
+        noise_states = gather_generator_states(noise_gen, ctx)  # a collective: every rank joins
+        if ctx.is_main:
+            generators = {"shuffle": shuffle_gen.get_state()}
+            generators.update({f"noise{r}": state for r, state in enumerate(noise_states)})
+            info = {**settings, "history": self.history_}
+            best = None
+            if stopper is not None:
+                info["early_stopping"] = stopper.state()
+                best = stopper.best_state
+            checkpoint = Checkpoint(epoch, module.state_dict(), optimizer.state_dict(), generators, best, info)
+            save_checkpoint(self.checkpoint_dir, checkpoint)
+        barrier(ctx)  # no rank runs ahead of the checkpoint on disk (a resume must see the same one)
 
     def _train_epoch(self, model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar) -> dict[str, float]:
         """One pass over ``perm`` in global batches; the epoch means of the terms and of their sum."""
@@ -350,7 +366,7 @@ class Trainer:
         row = {k: v / n for k, v in zip(names, totals)}
         return {"loss": sum(row.values()), **row}
 
-    def _split(self, data, generator, device):
+    def _split(self, data, generator):
         """(train, validation): a random ``validation_fraction`` of the samples held out."""
         n = data[0].shape[0]
         n_val = int(math.ceil(self.validation_fraction * n))
@@ -359,7 +375,7 @@ class Trainer:
                 f"validation_fraction={self.validation_fraction} leaves no training samples out of {n}; "
                 "pass more data or lower validation_fraction."
             )
-        perm = torch.randperm(n, generator=generator, device=device).to(data[0].device)
+        perm = torch.randperm(n, generator=generator).to(data[0].device)
         return tuple(t[perm[n_val:]] for t in data), tuple(t[perm[:n_val]] for t in data)
 
     def _settings(self, seed, ctx, train, val) -> dict:

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from aekit.io import read_json
+from aekit.training._checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,11 +31,18 @@ from aekit.training import TrainableModule, Trainer
 
 
 class MLP(TrainableModule):
-    def __init__(self):
+    def __init__(self, noise=0.0, crash_at=None):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+        self.noise, self.crash_at = noise, crash_at
+
+    def on_epoch_start(self, epoch, max_epochs, data):
+        if epoch == self.crash_at:
+            raise KeyboardInterrupt(f"interrupted before epoch {epoch}")
 
     def loss_terms(self, X, y, generator=None):
+        if self.training and self.noise:
+            X = X + self.noise * torch.randn(X.shape, generator=generator)
         return {
             "squared_error": ((self.net(X).squeeze(1) - y) ** 2).mean(),
             "weight_decay": 1e-3 * sum((p**2).sum() for p in self.net.parameters()),
@@ -47,13 +55,13 @@ def make_data():
     return X, torch.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2]
 
 
-def train(checkpoint_dir=None):
+def train(checkpoint_dir=None, noise=0.0, crash_at=None, resume=False, verbose=True):
     torch.manual_seed(0)
-    module = MLP()
+    module = MLP(noise, crash_at)
     trainer = Trainer(
         optimizer="adam", learning_rate=1e-2, batch_size=16, max_epochs=8, early_stopping=True,
         validation_fraction=0.2, n_iter_no_change=100, random_state=0, checkpoint_dir=checkpoint_dir,
-        verbose=True,
+        resume=resume, verbose=verbose,
     )
     history = trainer.fit(module, make_data())
     return module, history
@@ -66,6 +74,17 @@ if __name__ == "__main__":
     save_file({k: v.contiguous() for k, v in module.state_dict().items()}, f"{out}/rank{rank}.safetensors")
     with open(f"{out}/history{rank}.json", "w") as fh:
         json.dump(history, fh)
+
+    # Interrupted and resumed under DDP (per-rank noise generators restored): the same weights, bit for bit.
+    uninterrupted, _ = train(noise=0.3, verbose=False)
+    try:
+        train(f"{checkpoint_dir}-resume", noise=0.3, crash_at=3, verbose=False)
+    except KeyboardInterrupt:
+        pass
+    resumed, _ = train(f"{checkpoint_dir}-resume", noise=0.3, resume=True, verbose=False)
+    same = all(torch.equal(a, b) for a, b in zip(uninterrupted.state_dict().values(), resumed.state_dict().values()))
+    with open(f"{out}/resume{rank}.json", "w") as fh:
+        json.dump({"bit_identical": same}, fh)
 '''
 
 
@@ -114,3 +133,7 @@ def test_two_cpu_ranks_match_a_single_process_run(tmp_path, one_thread):
     # only rank 0 writes the checkpoint and draws the progress bar
     assert read_json(tmp_path / "ckpt" / "checkpoint.json")["world_size"] == 2
     assert proc.stderr.count("8/8") == 0 and proc.stderr.count("64/64") == 1
+    # a DDP run interrupted after 3 epochs and resumed ends with the uninterrupted run's weights, on both ranks
+    assert [read_json(tmp_path / f"resume{r}.json")["bit_identical"] for r in range(2)] == [True, True]
+    assert load_checkpoint(tmp_path / "ckpt-resume").epoch == 8
+    assert {"noise0", "noise1"} <= set(load_checkpoint(tmp_path / "ckpt-resume").generator_states)
