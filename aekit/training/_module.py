@@ -8,7 +8,12 @@ never asks what kind of model it trains. Everything model-specific (corruption,
 k-schedules, sparsity estimates, classifier heads) lives behind these methods.
 
 Batches are tuples of tensors sliced from the training data tuple along the
-first axis: ``(X,)`` for autoencoders, ``(X, y)`` for classifiers.
+first axis: ``(X,)`` for autoencoders, ``(X, y)`` for classifiers. Batches are
+always on the model's device. The whole ``data`` tuple handed to
+``on_epoch_start`` and ``epoch_metrics`` is on the model's device when it fits
+there; a data set too large for the GPU stays in (pinned) CPU memory, so
+full-data passes should move their chunks with ``.to(device)`` (a no-op when
+the data is already there).
 State that must survive a checkpoint (running averages, the current ``k``)
 is kept in registered buffers, so ``state_dict`` carries it.
 """
