@@ -72,6 +72,27 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> floa
     return best
 
 
+def step_matmul_floor(dtype: torch.dtype, repeats: int = 30) -> float:
+    """Seconds for the step's 5 matmuls alone, at their exact shapes, in ``dtype``: a bound on any step."""
+    x, h, g = torch.rand(B, D).to(dtype), torch.rand(B, H).to(dtype), torch.rand(B, D).to(dtype)
+    W1, W2 = torch.rand(H, D).to(dtype), torch.rand(D, H).to(dtype)
+
+    def five():
+        x @ W1.t()  # forward, encoder
+        h @ W2.t()  # forward, decoder
+        g.t() @ h  # decoder weight gradient
+        g @ W2  # gradient reaching the code
+        h.t() @ x  # encoder weight gradient
+
+    five()
+    best = float("inf")
+    for _ in range(repeats):
+        t = clock()
+        five()
+        best = min(best, clock() - t)
+    return best
+
+
 # ---------------------------------------------------------------- (a) plain loop
 def plain_loop(X: torch.Tensor, epochs: int, fused: bool) -> float:
     torch.manual_seed(0)
@@ -172,6 +193,8 @@ def main() -> None:
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16)
     print(f"matmul peak: float32 {peak32 / 1e9:.1f} GFLOP/s, bfloat16 {peak16 / 1e9:.1f} GFLOP/s")
+    floor32, floor16 = step_matmul_floor(torch.float32), step_matmul_floor(torch.bfloat16)
+    print(f"the step's 5 matmuls alone: float32 {floor32 * 1e3:.2f} ms, bfloat16 {floor16 * 1e3:.2f} ms")
 
     configs = {
         "(a)  plain loop, float32": lambda: (plain_loop(X, args.epochs, fused=False), None),
@@ -207,6 +230,8 @@ def main() -> None:
     summary = [
         f"b/a (float32 only) = {b / a:.2f}",
         f"c/a (fast path, bfloat16 autocast) = {c / a:.2f}   (target >= 3)",
+        f"ceiling for any bfloat16 step (its matmuls alone, no optimizer, no elementwise work): "
+        f"{B / floor16:.0f} samples/s = {B / floor16 / a:.2f}x (a)",
         f"bfloat16 vs float32 final loss after {args.epochs} epoch(s): "
         f"{abs(losses['(c)  aekit bfloat16'] - losses['(b)  aekit float32']) / losses['(b)  aekit float32']:.2%} apart",
     ]
@@ -234,7 +259,8 @@ def main() -> None:
         f"{' --compile' if args.compile else ''}{' --no-flush' if args.no_flush else ''}"
         f"{f' --threads {args.threads}' if args.threads else ''} --clock {args.clock}`\n\n"
         f"Matmul peak: float32 {peak32 / 1e9:.1f} GFLOP/s, bfloat16 {peak16 / 1e9:.1f} GFLOP/s "
-        f"(2048^3 matmuls, best of ~2 s). Step FLOPs: 5 x 2 x {B} x {D} x {H} = {STEP_FLOPS / 1e9:.2f} GFLOP.\n\n"
+        f"(2048^3 matmuls, best of ~2 s). Step FLOPs: 5 x 2 x {B} x {D} x {H} = {STEP_FLOPS / 1e9:.2f} GFLOP; "
+        f"its 5 matmuls alone take {floor32 * 1e3:.2f} ms in float32, {floor16 * 1e3:.2f} ms in bfloat16.\n\n"
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,27 @@ names its losses; each step computes
 
 backpropagates it and steps the optimizer. Every term is logged per epoch as
 its mean over the epoch's samples (each batch weighted by its size).
+
+Design decisions (measured on a 2-core AVX512-BF16 CPU, 784-1000-784 sigmoid
+autoencoder, batch 128; ``benchmarks/bench_training.py`` prints the numbers):
+
+- Batches are index slices ``X[perm[i:i + B]]`` of tensors that live on the
+  device (see :mod:`aekit.training._data` for data too large for a GPU).
+- The optimizers use torch's fused kernels (one pass over the parameters):
+  the Adam step drops from about 12 ms to 1.4 ms for 1.57 M parameters.
+- ``precision="float32"`` is the default: results are exact float32 and
+  bit-reproducible, which the correctness tests and the comparisons with
+  scikit-learn assume. ``"bfloat16"`` (autocast) runs the matmuls at twice the
+  float32 rate on this CPU and the step 1.4-1.9x faster, with the final loss
+  within 0.01% of float32 after an MNIST epoch (tests hold it to 1%);
+  ``"auto"`` picks it wherever the hardware has native bfloat16.
+- ``compile=True`` (:func:`torch.compile`) is an option, off by default: it
+  gave no measurable gain on the CPU for this model (the step is matmul- and
+  optimizer-bound) and costs 20-60 s of compilation.
+- Denormals are flushed to zero while training on the CPU. Elementwise ops on
+  denormal floats run 16x slower on this CPU; matmuls are not affected, and
+  over an MNIST epoch the effect was within measurement noise. torch sets the
+  mode for the calling thread only (the main thread's share of parallel work).
 """
 
 from __future__ import annotations
@@ -137,6 +158,31 @@ class Trainer:
         The epoch whose weights were kept (early stopping), else None.
     precision_ : str
         The precision used ("float32" or "bfloat16") after resolving "auto".
+
+    Notes
+    -----
+    *Reproducibility.* Three generators derive from one seed: the shuffling
+    generator (on the CPU: the same permutations on any device), the noise
+    generator passed to ``loss_terms`` (on the model's device, one stream per
+    rank) and a validation generator re-seeded every epoch. No global seed is
+    read or set.
+
+    *Checkpoints* (``checkpoint_dir``): after every epoch, the model's
+    ``state_dict``, the optimizer state, the generator states and the best
+    weights go to safetensors, and the epoch, seed, settings, history and
+    early-stopping counters to JSON (see :mod:`aekit.training._checkpoint`).
+    ``resume=True`` continues from there exactly (bit-identical on the CPU,
+    even after SIGKILL); a checkpoint written with other settings or data is
+    refused. ``max_epochs`` may grow on resume (with a schedule that depends on
+    it, the rates of the remaining epochs change accordingly).
+
+    *Data parallelism.* Under ``torchrun`` (or in an initialized process
+    group) every rank runs this loop on the same permutation; ``batch_size``
+    is the global batch, each rank trains on its slice and
+    DistributedDataParallel averages the gradients (see
+    :mod:`aekit.training._distributed`). Epoch means and validation losses are
+    all-reduced, so every rank has the same history; only rank 0 writes
+    checkpoints and draws the progress bar.
     """
 
     def __init__(
@@ -309,7 +355,8 @@ class Trainer:
                 if val is not None:
                     row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, ctx))
                 module.eval()
-                metrics = module.epoch_metrics(train.data)
+                with autocast:  # diagnostics at the training precision
+                    metrics = module.epoch_metrics(train.data)
                 _check_metrics(metrics)
                 row.update({k: float(v) for k, v in metrics.items()})
                 row["learning_rate"] = lr
