@@ -52,6 +52,7 @@ __all__ = [
     "cca_step",
     "cca_stress",
     "place_points",
+    "geodesic_distances",
     "kmeans_prototypes",
 ]
 
@@ -116,6 +117,29 @@ def place_points(D_new: torch.Tensor, P_embedding: torch.Tensor, *, n_neighbors:
     return (w.unsqueeze(2) * Yk).sum(1) / w.sum(1, keepdim=True)
 
 
+def geodesic_distances(P: torch.Tensor, n_neighbors: int) -> torch.Tensor:
+    """Shortest-path distances ``(m, m)`` in the symmetric ``n_neighbors``-nearest-neighbour graph of ``P`` ``(m, d)``.
+
+    Built with scikit-learn's neighbour graph and SciPy's Dijkstra (on the CPU);
+    a disconnected graph is an error that names the fix.
+    """
+    from scipy.sparse.csgraph import connected_components, shortest_path
+    from sklearn.neighbors import kneighbors_graph
+
+    m = P.shape[0]
+    if n_neighbors >= m:
+        raise ValueError(f"graph_neighbors={n_neighbors} must be below the number of prototypes ({m}).")
+    graph = kneighbors_graph(to_numpy(P).astype(np.float64), n_neighbors, mode="distance")
+    n_parts, _ = connected_components(graph, directed=False)
+    if n_parts > 1:
+        raise ValueError(
+            f"the {n_neighbors}-nearest-neighbour graph of the prototypes has {n_parts} disconnected parts, so "
+            "geodesic distances between them are undefined; raise graph_neighbors or use metric='euclidean'."
+        )
+    D = shortest_path(graph, method="D", directed=False)
+    return torch.as_tensor(D, dtype=P.dtype, device=P.device)
+
+
 def kmeans_prototypes(X: torch.Tensor, n_prototypes: int, generator: torch.Generator, n_iter: int = 20) -> torch.Tensor:
     """Vector quantization of ``X`` ``(n, d)`` by Lloyd's k-means; returns ``(n_prototypes, d)``.
 
@@ -162,8 +186,16 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         ``lambda`` at the start (None: the largest distance of the initial
         embedding, so every pair counts at first) and at the end (None: twice
         the median distance of a prototype to its 8th-nearest prototype in input space).
-    pivots_per_step : int, default=32
-        Pivots whose moves are added in one step (1 is the original sequential rule).
+    pivots_per_step : int, default=4
+        Pivots whose moves are added in one step (1 is the original sequential
+        rule; large batches with a large ``learning_rate`` overshoot early on).
+    metric : {"euclidean", "geodesic"}, default="euclidean"
+        Input distances ``X_ij``: straight lines (CCA) or shortest paths in the
+        ``graph_neighbors``-nearest-neighbour graph of the prototypes
+        (curvilinear distance analysis, Lee et al. 2000), which lets a rolled
+        sheet unroll flat instead of tearing.
+    graph_neighbors : int, default=10
+        Neighbours per prototype in the graph of ``metric="geodesic"``.
     n_prototypes : int, default=2000
         With more samples than this, CCA runs on ``n_prototypes`` prototypes
         (memory ``O(n_prototypes^2)``) and the samples are placed by
@@ -209,6 +241,8 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         "radius": [Interval(Real, 0, None, closed="neither"), None],
         "radius_final": [Interval(Real, 0, None, closed="neither"), None],
         "pivots_per_step": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"euclidean", "geodesic"})],
+        "graph_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_prototypes": [Interval(Integral, 2, None, closed="left")],
         "quantizer": [StrOptions({"kmeans", "random"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -227,7 +261,9 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         learning_rate_final=0.01,
         radius=None,
         radius_final=None,
-        pivots_per_step=32,
+        pivots_per_step=4,
+        metric="euclidean",
+        graph_neighbors=10,
         n_prototypes=2000,
         quantizer="kmeans",
         n_neighbors=5,
@@ -243,6 +279,8 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         self.radius = radius
         self.radius_final = radius_final
         self.pivots_per_step = pivots_per_step
+        self.metric = metric
+        self.graph_neighbors = graph_neighbors
         self.n_prototypes = n_prototypes
         self.quantizer = quantizer
         self.n_neighbors = n_neighbors
@@ -273,7 +311,10 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         else:
             P = Xt[torch.randperm(n, generator=generator, device=device)[: self.n_prototypes]]
         m = P.shape[0]
-        D = torch.cdist(P, P, compute_mode="donot_use_mm_for_euclid_dist")  # (m, m) input distances
+        if self.metric == "geodesic":
+            D = geodesic_distances(P, self.graph_neighbors)
+        else:
+            D = torch.cdist(P, P, compute_mode="donot_use_mm_for_euclid_dist")  # (m, m) input distances
 
         Y = self._initial_embedding(P, generator)
         radius = float(torch.cdist(Y, Y).max()) if self.radius is None else float(self.radius)

@@ -278,8 +278,11 @@ class SOM(TransformerMixin, BaseEstimator):
         Epochs ("batch", "online"), mini-batch steps ("minibatch"), or, for
         ``partial_fit``, the number of calls over which sigma and eta decay
         (they stay at their final values afterwards).
-    sigma_final, learning_rate_final : float, default=None
-        End values of the decays; None means a third of the start value.
+    sigma_final : float, default=None
+        End value of sigma; None means ``min(1, sigma / 3)`` (a third of the start
+        as in MiniSom's default decay, but no wider than one unit).
+    learning_rate_final : float, default=None
+        End value of eta; None means ``learning_rate / 3`` (MiniSom's default decay).
     sigma_decay, learning_rate_decay : {"inverse", "linear", "exponential", "constant"}, default="inverse"
         Decay schedules. "inverse" with the default end values is MiniSom's
         ``asymptotic_decay``.
@@ -396,7 +399,7 @@ class SOM(TransformerMixin, BaseEstimator):
                 "undefined; use algorithm='online' or neighborhood='gaussian'."
             )
         sigma = max(shape) / 2.0 if self.sigma is None else float(self.sigma)
-        sigma_final = sigma / 3.0 if self.sigma_final is None else float(self.sigma_final)
+        sigma_final = min(1.0, sigma / 3.0) if self.sigma_final is None else float(self.sigma_final)
         lr_final = self.learning_rate / 3.0 if self.learning_rate_final is None else float(self.learning_rate_final)
         return (
             tuple(int(s) for s in shape),

@@ -27,3 +27,13 @@ __all__ += [
     "write_report",
 ]
 __all__ += ["plot_scree", "plot_eigenimages", "plot_pca_reconstructions", "plot_ica_sources", "plot_slow_features"]
+from aekit.viz._som import (  # noqa: E402
+    plot_codebook,
+    plot_component_planes,
+    plot_hit_map,
+    plot_principal_curve,
+    plot_som_map,
+    plot_u_matrix,
+)
+
+__all__ += ["plot_som_map", "plot_u_matrix", "plot_hit_map", "plot_codebook", "plot_component_planes", "plot_principal_curve"]

@@ -260,3 +260,56 @@ def test_cuda_matches_cpu(digits, algorithm):
     gpu = SOM((5, 5), algorithm=algorithm, max_iter=2, random_state=0, device="cuda").fit(digits)
     assert gpu.quantization_error(digits) == pytest.approx(cpu.quantization_error(digits), rel=0.05)
     assert gpu.transform(digits[:3]).shape == (3, 25)
+
+
+# ------------------------------------------------------------------ figures and command line
+def test_map_figures_draw_one_cell_per_unit(digits):
+    from aekit import viz
+
+    som = SOM((3, 4), topology="hexagonal", max_iter=2, random_state=0).fit(digits[:300])
+    fig = viz.plot_u_matrix(som.u_matrix(), som.positions_)
+    cells = fig.axes[0].collections[0]
+    assert len(cells.get_paths()) == 12
+    np.testing.assert_allclose(cells.get_array(), som.u_matrix().ravel())
+    assert len(cells.get_paths()[0].vertices) == 7  # hexagons (6 vertices, closed)
+    fig = viz.plot_hit_map(som.hit_map(digits), som.positions_)
+    assert [t.get_text() for t in fig.axes[0].texts][:2] == [str(v) for v in som.hit_map(digits).ravel()[:2]]
+    fig = viz.plot_codebook(som.codebook_, (3, 4), (8, 8))
+    assert fig.axes[0].images[0].get_array().shape[:2] == (3 * 8 + 2, 4 * 8 + 3)  # 3 x 4 tiles, 1-pixel gaps between
+    with pytest.raises(ValueError, match="12 prototypes"):
+        viz.plot_codebook(som.codebook_, (4, 4), (8, 8))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_cli_fit_som_cca_pcurve_write_run_folders(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from aekit.cli import app
+
+    runner = CliRunner()
+    commands = {
+        "som": ["--dataset", "digits", "--n-samples", "400", "--rows", "4", "--cols", "5", "--max-iter", "3"],
+        "cca": ["--dataset", "s-curve", "--n-samples", "300", "--max-iter", "3"],
+        "pcurve": ["--dataset", "s-curve", "--n-samples", "300", "--max-iter", "5"],
+    }
+    expected = {
+        "som": ({"quantization_error", "topographic_error", "unit_label_purity"}, {"u_matrix", "hit_map", "codebook", "embedding"}),
+        "cca": ({"trustworthiness_k10", "stress"}, {"embedding"}),
+        "pcurve": ({"mean_squared_distance", "pca_mean_squared_distance"}, {"curve", "history"}),
+    }
+    for method, args in commands.items():
+        out = tmp_path / method
+        result = runner.invoke(app, ["fit", method, *args, "--quiet", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        keys, figures = expected[method]
+        assert keys <= set(metrics)
+        assert figures <= {p.stem for p in (out / "figures").glob("*.png")}
+        assert (out / "model" / "config.json").exists()
+    assert json.loads((tmp_path / "pcurve" / "metrics.json").read_text())["distance_ratio_to_pca"] < 1.0
+    result = runner.invoke(app, ["fit", "som", "--rows", "1", "--quiet", "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "smaller than 2 x 2" in result.output
