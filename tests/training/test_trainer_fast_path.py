@@ -131,3 +131,22 @@ def test_fused_optimizers_are_used_on_the_cpu(digits):
     for name in ("adam", "sgd"):
         opt = OPTIMIZERS[name](params, Trainer(optimizer=name))
         assert opt.defaults["fused"] is True
+
+
+@pytest.mark.slow  # torch.compile spends 10-60 s compiling on the CPU
+def test_compiled_training_matches_eager_within_float_tolerance(digits):
+    _, eager = _fit(digits, precision="float32")
+    _, compiled = _fit(digits, precision="float32", compile=True)
+    assert compiled[-1]["loss"] == pytest.approx(eager[-1]["loss"], rel=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_cuda_training_matches_the_cpu_run(digits, precision):
+    m_cpu, h_cpu = _fit(digits, precision="float32")
+    m_gpu, h_gpu = _fit(digits, precision=precision, device="cuda")
+    assert m_gpu.W.device.type == "cuda"
+    # the same permutations (drawn on the CPU); kernels differ, so a float tolerance
+    assert h_gpu[-1]["loss"] == pytest.approx(h_cpu[-1]["loss"], rel=BF16_RTOL)
+    m_again, h_again = _fit(digits, precision=precision, device="cuda")
+    assert [r["loss"] for r in h_again] == [r["loss"] for r in h_gpu]
