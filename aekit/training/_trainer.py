@@ -141,7 +141,8 @@ class Trainer:
     checkpoint_dir : path or None
         Where a checkpoint is written (atomically) at every epoch end.
     resume : bool
-        Continue from the checkpoint in ``checkpoint_dir`` when there is one.
+        Continue from the checkpoint in ``checkpoint_dir`` when there is one
+        (else start fresh); ``resume=False`` starts over and overwrites it.
     verbose : bool
         Show a progress bar with the loss and ETA; False is quiet.
     flush_denormal : bool
@@ -393,6 +394,7 @@ class Trainer:
         """One pass over ``perm`` in global batches; the epoch means of the terms and of their sum."""
         n = perm.shape[0]
         sums: dict[str, torch.Tensor] = {}
+        shown = time.perf_counter()
         for start in range(0, n, self.batch_size):
             idx, scale, count = shard(perm[start : start + self.batch_size], ctx)
             batch = train.batch(idx)
@@ -408,6 +410,10 @@ class Trainer:
                 v = v.detach().float() * count
                 sums[k] = sums[k] + v if k in sums else v
             bar.update(1)
+            if bar.live and time.perf_counter() - shown > 1.0:  # the running epoch loss, once a second
+                shown = time.perf_counter()
+                seen = min(start + self.batch_size, n) / ctx.world_size
+                bar.set_postfix(loss=f"{float(sum(sums.values())) / seen:.4g}", refresh=False)
         names = list(sums)
         totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).tolist()
         row = {k: v / n for k, v in zip(names, totals)}
@@ -556,6 +562,8 @@ def _postfix(row: dict) -> dict:
 
 
 class _NoBar:
+    live = False
+
     def update(self, n=1):
         pass
 
@@ -574,7 +582,9 @@ def _progress(total: int, verbose: bool, initial: int = 0):
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="batch", dynamic_ncols=True, leave=True)
+    bar = tqdm(total=total, initial=initial, unit="batch", dynamic_ncols=True, leave=True)
+    bar.live = True
+    return bar
 
 
 def _check_int(name, value, *, low):
