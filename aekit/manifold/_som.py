@@ -144,13 +144,14 @@ def online_step(W: torch.Tensor, x: torch.Tensor, grid_d2: torch.Tensor, sigma: 
     """One Kohonen update of the codebook ``W`` (``(n_units, n_features)``) in place; returns the BMU.
 
     ``x`` is one sample ``(n_features,)``, ``grid_d2`` the ``(n_units, n_units)``
-    squared grid distances: ``w_j += eta h(grid_d2[c, j], sigma) (x - w_j)``.
-    No host synchronisation: the BMU stays a tensor.
+    squared grid distances: ``c = argmin_j ||w_j||^2 - 2 w_j.x`` (one
+    matrix-vector product), then ``w_j += eta h(grid_d2[c, j], sigma) (x - w_j)``
+    (one fused interpolation). No host synchronisation: the BMU stays a tensor.
     """
-    diff = x - W  # (U, D)
-    c = torch.einsum("ud,ud->u", diff, diff).argmin()
-    h = neighborhood(grid_d2[c], sigma) * learning_rate  # (U,)
-    W.addcmul_(h.unsqueeze(1), diff)
+    scores = torch.addmv(torch.linalg.vector_norm(W, dim=1).square_(), W, x, alpha=-2.0)  # (U,)
+    c = scores.argmin()
+    h = neighborhood(grid_d2[c], sigma).mul_(learning_rate)  # (U,)
+    W.lerp_(x.expand_as(W), h.unsqueeze(1))
     return c
 
 
@@ -474,7 +475,7 @@ class SOM(TransformerMixin, BaseEstimator):
         K = max(1, min(int(self.max_iter), int(math.log2(n / n_units + 1))))
         ends = np.rint(n * (2.0 ** np.arange(1, K + 1) - 1) / (2**K - 1)).astype(np.int64)
         perm = torch.randperm(n, generator=generator, device=device).cpu().numpy()
-        return np.split(perm, ends[:-1])
+        return [np.sort(rows) for rows in np.split(perm, ends[:-1])]  # sorted: a faster gather, same batch map
 
     def _fit_batch(self, source, W, sigma_sched, h, device, generator):
         _, G = self._grid(device)
