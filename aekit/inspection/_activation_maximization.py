@@ -261,7 +261,10 @@ def activation_maximization(
     unit is increasing, its pre-activation ``z_i`` has the same maximizer
     and never saturates: pass a callable that returns the layer's
     pre-activations (e.g. ``F.linear(h_prev, W_L, b_L)``) to study trained
-    sigmoid layers at the scale of the data.
+    sigmoid layers at the scale of the data. Likewise a unit that is exactly
+    zero at a start (a ReLU below threshold, a unit not selected by a top-k
+    code) has no gradient there and stops at once (``n_iter == 1``): its
+    pre-activation is the quantity to maximize.
 
     References
     ----------
