@@ -251,7 +251,7 @@ def main() -> None:
         f"{B / floor16:.0f} samples/s = {B / floor16 / a:.2f}x (a); with the fused Adam step added: "
         f"{B / (floor16 + t_adam):.0f} samples/s = {B / (floor16 + t_adam) / a:.2f}x (a)",
         f"bfloat16 vs float32 final loss after {args.epochs} epoch(s): "
-        f"{abs(losses["(c)  aekit bfloat16"] - losses["(b)  aekit float32"]) / losses["(b)  aekit float32"]:.3%} apart",
+        f"{abs(losses['(c)  aekit bfloat16'] - losses['(b)  aekit float32']) / losses['(b)  aekit float32']:.3%} apart",
     ]
 
     # contractive step: closed form vs plain, and the generic Jacobian path
