@@ -81,15 +81,16 @@ def commit() -> str:
 
 
 def time_fit(make, X, repeats: int):
-    """Best wall time of ``repeats`` fits (after one warm-up on a slice) and the last fitted estimator."""
+    """Best wall and CPU (all threads) times of ``repeats`` fits after a warm-up on a slice, and the last estimator."""
     make().fit(X[:2000])
-    best, est = float("inf"), None
+    best, best_cpu, est = float("inf"), float("inf"), None
     for _ in range(repeats):
         est = make()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         est.fit(X)
         best = min(best, time.perf_counter() - start)
-    return best, est
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+    return best, best_cpu, est
 
 
 def bench_som(args, lines: list[str]) -> bool:
@@ -121,13 +122,13 @@ def bench_som(args, lines: list[str]) -> bool:
         from minisom import MiniSom
 
         ms = MiniSom(10, 10, 784, sigma=sigma, learning_rate=lr, random_seed=args.seed)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         ms.train_random(train, T)
-        ms_time = time.perf_counter() - start
+        ms_time, ms_cpu = time.perf_counter() - start, time.process_time() - start_cpu
         W = ms.get_weights().reshape(100, 784)
         qe, te = score(W)
         ref_qe = qe
-        rows.append(("MiniSom train_random, 60000 iterations", ms_time, qe, te))
+        rows.append(("MiniSom train_random, 60000 iterations", ms_time, ms_cpu, qe, te))
         lines.append(
             f"- MiniSom's own measures: quantization_error {ms.quantization_error(test):.4f}, "
             f"topographic_error {ms.topographic_error(test):.4f} (8-neighbour adjacency)"
@@ -150,30 +151,35 @@ def bench_som(args, lines: list[str]) -> bool:
         )
     for name, params in configs:
         repeats = 1 if params["algorithm"] == "online" else args.repeats
-        seconds, som = time_fit(lambda p=params: SOM(grid, **common, **p), train, repeats)
+        seconds, cpu, som = time_fit(lambda p=params: SOM(grid, **common, **p), train, repeats)
         qe, te = score(som.codebook_)
-        rows.append((name, seconds, qe, te))
+        rows.append((name, seconds, cpu, qe, te))
     if args.device == "cpu":  # core for core: MiniSom's loop runs on one core
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        seconds, som = time_fit(lambda: SOM(grid, **common, algorithm="minibatch", max_iter=10), train, args.repeats)
+        seconds, cpu, som = time_fit(lambda: SOM(grid, **common, algorithm="minibatch", max_iter=10), train, args.repeats)
         torch.set_num_threads(threads)
         qe, te = score(som.codebook_)
-        rows.append(("aekit minibatch, 1 torch thread", seconds, qe, te))
+        rows.append(("aekit minibatch, 1 torch thread", seconds, cpu, qe, te))
 
-    base = rows[0][1] if ref_qe is not None else None
-    lines += ["| method | seconds | speed-up vs MiniSom | quantization error | topographic error |", "|---|---|---|---|---|"]
-    for name, seconds, qe, te in rows:
+    base, base_cpu = (rows[0][1], rows[0][2]) if ref_qe is not None else (None, None)
+    lines += [
+        "| method | wall s | speed-up (wall) | CPU s (all threads) | speed-up (CPU) | quantization error | topographic error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, seconds, cpu, qe, te in rows:
         ratio = "" if base is None else f"{base / seconds:.1f}x"
-        lines.append(f"| {name} | {seconds:.3f} | {ratio} | {qe:.4f} | {te:.4f} |")
+        ratio_cpu = "" if base is None else f"{base_cpu / cpu:.1f}x"
+        lines.append(f"| {name} | {seconds:.3f} | {ratio} | {cpu:.3f} | {ratio_cpu} | {qe:.4f} | {te:.4f} |")
     ok = True
     if ref_qe is not None:
-        best = rows[1]
-        ok = best[2] <= ref_qe and base / best[1] >= 20
+        name, seconds, cpu, qe, te = rows[1]
+        ok = qe <= ref_qe and base / seconds >= 20
         lines += [
             "",
-            f"Target (aekit minibatch vs MiniSom): quantization error {best[2]:.4f} <= {ref_qe:.4f} and "
-            f"speed-up {base / best[1]:.1f}x >= 20x: **{'PASS' if ok else 'FAIL'}**",
+            f"Target ({name} vs MiniSom): quantization error {qe:.4f} <= {ref_qe:.4f} and "
+            f"wall-clock speed-up {base / seconds:.1f}x >= 20x: **{'PASS' if ok else 'FAIL'}** "
+            f"(CPU-time speed-up {base_cpu / cpu:.1f}x; wall times are only comparable on an otherwise idle machine)",
         ]
     lines.append("")
     return ok

@@ -28,6 +28,7 @@ Kohonen, T. (2013). Essentials of the self-organizing map. *Neural Networks*, 37
 
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Integral, Real
 
@@ -213,6 +214,25 @@ def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Gen
     return mean + (coords[:, :k] * scale) @ axes
 
 
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device):
+    """Run torch's CPU kernels on one thread for a while (then restore the thread count).
+
+    The online rule is a sequence of tiny steps (a few vectors of n_units x
+    n_features); splitting each across threads costs more than the step, and on
+    a busy machine waiting threads make it 10-100x slower. GPUs are unaffected.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _row_norms_sq(x: torch.Tensor) -> torch.Tensor:
     """``||x_i||^2`` of each row, ``(n,)``."""
     return torch.linalg.vector_norm(x, dim=1).square_()
@@ -394,7 +414,7 @@ class SOM(TransformerMixin, BaseEstimator):
                 f"grid_shape={shape} is smaller than 2 x 2; a map needs at least 2 rows and 2 columns "
                 "(use grid_shape=(2, 2) or larger)."
             )
-        if self.neighborhood == "mexican_hat" and self.algorithm == "batch":
+        if self.neighborhood == "mexican_hat" and self.algorithm != "online":
             raise ValueError(
                 "neighborhood='mexican_hat' has negative weights, so the batch map (a weighted mean) is "
                 "undefined; use algorithm='online' or neighborhood='gaussian'."
@@ -516,9 +536,10 @@ class SOM(TransformerMixin, BaseEstimator):
             for chunk in self._chunks(source, device, order):
                 if not isinstance(source, torch.Tensor):  # streamed chunks come back sorted: reshuffle inside
                     chunk = chunk[torch.randperm(len(chunk), generator=generator, device=device)]
-                for x in chunk:
-                    online_step(W, x, G, sigmas[t], rates[t], h)
-                    t += 1
+                with _one_cpu_thread(device):
+                    for x in chunk:
+                        online_step(W, x, G, sigmas[t], rates[t], h)
+                        t += 1
             history.append({"step": epoch + 1, "sigma": sigmas[t - 1], "learning_rate": rates[t - 1]})
         return W, history
 
@@ -549,8 +570,9 @@ class SOM(TransformerMixin, BaseEstimator):
         if self.algorithm == "online":
             order = torch.randperm(X.shape[0], generator=self._generator, device=device).cpu().numpy()
             for chunk in self._chunks(source, device, order):
-                for x in chunk:
-                    online_step(W, x, G, sigma, rate, h)
+                with _one_cpu_thread(device):
+                    for x in chunk:
+                        online_step(W, x, G, sigma, rate, h)
         else:
             S = torch.zeros_like(W)
             N = torch.zeros(len(G), dtype=W.dtype, device=device)

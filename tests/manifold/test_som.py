@@ -234,6 +234,7 @@ def test_bfloat16_search_close_to_float32(digits):
         ({"grid_shape": (1, 5)}, "smaller than 2 x 2"),
         ({"grid_shape": (3,)}, "two integers"),
         ({"neighborhood": "mexican_hat"}, "use algorithm='online'"),
+        ({"neighborhood": "mexican_hat", "algorithm": "minibatch"}, "use algorithm='online'"),
         ({"neighborhood": "triangle"}, "neighborhood"),
         ({"sigma": 0.0}, "sigma"),
     ],
