@@ -4,7 +4,7 @@
   the dataset has labels; figures: U-matrix, hit map, codebook (image data) or
   component planes, the samples at their best-matching units coloured by label,
   and the quantization error per training step.
-- ``cca``: trustworthiness (k = 10) and stress; the embedding coloured by label
+- ``cca``: trustworthiness and continuity (k = 10) and stress; the embedding coloured by label
   or by the position along the manifold.
 - ``pcurve``: mean squared distance to the curve against the first principal
   component's; the data with the curve, coloured by the position along it.
@@ -37,7 +37,7 @@ from aekit.cli._run import default_run_dir
 __all__ = ["som_summary", "cca_summary", "pcurve_summary", "unit_label_purity"]
 
 # Trustworthiness is measured on at most this many samples (its cost grows as n^2).
-_MAX_TRUST_SAMPLES = 5000
+_MAX_TRUST_SAMPLES = 10000
 
 
 def unit_label_purity(bmu: np.ndarray, labels: np.ndarray) -> float:
@@ -93,13 +93,14 @@ def som_summary(som, X, data, *, seed: int = 0) -> tuple[dict, dict]:
     return metrics, figures
 
 
-def _trustworthiness(X, Y, k: int = 10) -> float:
-    from sklearn.manifold import trustworthiness
+def _neighbourhood_scores(X, Y, k: int = 10) -> tuple[float, float]:
+    """Trustworthiness and continuity at ``k`` (on a random subset of at most 10000 samples)."""
+    from aekit.metrics import trustworthiness_continuity
 
     if X.shape[0] > _MAX_TRUST_SAMPLES:
         rows = np.random.default_rng(0).choice(X.shape[0], _MAX_TRUST_SAMPLES, replace=False)
         X, Y = X[rows], Y[rows]
-    return float(trustworthiness(X, Y, n_neighbors=k))
+    return trustworthiness_continuity(X, Y, k)
 
 
 def cca_summary(cca, X, data) -> tuple[dict, dict]:
@@ -108,8 +109,10 @@ def cca_summary(cca, X, data) -> tuple[dict, dict]:
 
     Y = cca.embedding_
     y = _labels(data, X.shape[0])
+    trust, cont = _neighbourhood_scores(X, Y)
     metrics = {
-        "trustworthiness_k10": _trustworthiness(X, Y),
+        "trustworthiness_k10": trust,
+        "continuity_k10": cont,
         "stress": float(cca.stress_),
         "n_prototypes": int(cca.prototypes_.shape[0]),
         "radius_final": float(cca.radius_final_),

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial import procrustes
-from sklearn.manifold import trustworthiness
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import io as aio
 from aekit.datasets import make_s_curve, make_swiss_roll
 from aekit.manifold import CurvilinearComponentAnalysis
 from aekit.manifold._cca import cca_step, exponential_weight, kmeans_prototypes, place_points, step_weight
+from aekit.metrics import trustworthiness
 
 
 # ------------------------------------------------------------------ kernels
@@ -97,7 +97,7 @@ def test_unfolds_curved_sheets(make):
     X = make(800, random_state=0).X
     cca = CurvilinearComponentAnalysis(max_iter=15, random_state=0)
     Y = cca.fit_transform(X)
-    assert trustworthiness(X, Y, n_neighbors=10) >= 0.95
+    assert trustworthiness(X, Y, 10) >= 0.95
     assert len(cca.history_) == 15 and cca.history_[-1]["radius"] < cca.history_[0]["radius"]
 
 
@@ -108,7 +108,7 @@ def test_geodesic_distances_unroll_to_the_intrinsic_coordinates(make):
     # arc length along the roll's spiral r = t; the S is parametrized by arc length already
     s = 0.5 * (t * np.sqrt(1 + t * t) + np.arcsinh(t)) if make is make_swiss_roll else t
     Y = CurvilinearComponentAnalysis(metric="geodesic", max_iter=20, pivots_per_step=8, random_state=0).fit_transform(data.X)
-    assert trustworthiness(data.X, Y, n_neighbors=10) >= 0.99
+    assert trustworthiness(data.X, Y, 10) >= 0.99
     assert procrustes(np.c_[s, h], Y)[2] < 0.05  # flat: the embedding is the unrolled sheet up to rotation and scale
 
 
@@ -123,8 +123,8 @@ def test_prototypes_and_out_of_sample_transform():
     train, test = X[:3000], X[3000:]
     cca = CurvilinearComponentAnalysis(max_iter=20, n_prototypes=500, random_state=0).fit(train)
     assert cca.prototypes_.shape == (500, 3) and cca.embedding_.shape == (3000, 2)
-    assert trustworthiness(train, cca.embedding_, n_neighbors=10) >= 0.95
-    assert trustworthiness(test, cca.transform(test), n_neighbors=10) >= 0.95
+    assert trustworthiness(train, cca.embedding_, 10) >= 0.95
+    assert trustworthiness(test, cca.transform(test), 10) >= 0.95
     random = CurvilinearComponentAnalysis(max_iter=2, n_prototypes=300, quantizer="random", random_state=0).fit(train)
     rows = np.flatnonzero((random.prototypes_[:, None] == train[None]).all(-1).any(0))
     assert len(rows) == 300  # a random subset of the samples: each is embedded exactly at its prototype
@@ -175,4 +175,4 @@ def test_bad_input_raises_clear_errors():
 def test_cuda_unfolds_too():
     X = make_swiss_roll(800, random_state=0).X
     Y = CurvilinearComponentAnalysis(max_iter=20, random_state=0, device="cuda").fit_transform(X)
-    assert trustworthiness(X, Y, n_neighbors=10) >= 0.95
+    assert trustworthiness(X, Y, 10) >= 0.95
