@@ -187,3 +187,12 @@ def test_mnist_matches_sklearn_full_solver(mnist_home):
     for batch in np.array_split(X, 10):
         inc.partial_fit(batch)
     assert np.abs(np.sum(inc.components_ * ours.components_, axis=1)).min() >= 0.9999
+
+
+def test_offset_judged_wrong_on_the_first_rows_is_corrected():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2000, 3))
+    X[200:] += 1e7  # the first rows sit at the origin, the rest far from it
+    n, mean, scatter = column_moments(torch.from_numpy(X), chunk_rows=100)
+    np.testing.assert_allclose(mean.numpy(), X.mean(0), rtol=1e-14)
+    np.testing.assert_allclose(scatter.numpy() / (n - 1), np.cov(X, rowvar=False), rtol=1e-8)
