@@ -143,7 +143,11 @@ def load_tensors(path, device="cpu") -> dict[str, torch.Tensor]:
 
 # ---------------------------------------------------------------- JSON encoding
 def to_jsonable(obj):
-    """Plain JSON types from numpy scalars, tuples, paths and small arrays; tuples are tagged."""
+    """Plain JSON types from numpy scalars, tuples, paths and small arrays; tuples are tagged.
+
+    An aekit estimator used as a parameter (the layers of a stack) becomes
+    ``{"__estimator__": class, "params": {...}}`` and is rebuilt from them.
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, tuple):
@@ -164,6 +168,8 @@ def to_jsonable(obj):
         return str(obj)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if _is_aekit_estimator(obj):  # a nested estimator parameter (e.g. the layers of a stack)
+        return {"__estimator__": _public_name(type(obj)), "params": to_jsonable(obj.get_params(deep=False))}
     raise TypeError(
         f"{type(obj).__name__} value {obj!r} cannot be saved as JSON; "
         "pass options by name (strings), not as objects or callables, to save a model."
@@ -177,6 +183,8 @@ def from_jsonable(obj):
             return tuple(from_jsonable(v) for v in obj["__tuple__"])
         if set(obj) == {"__array__", "dtype"}:
             return np.asarray(obj["__array__"], dtype=obj["dtype"])
+        if set(obj) == {"__estimator__", "params"}:
+            return _resolve_class(obj["__estimator__"])(**from_jsonable(obj["params"]))
         return {k: from_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [from_jsonable(v) for v in obj]
@@ -184,6 +192,15 @@ def from_jsonable(obj):
 
 
 # ---------------------------------------------------------------- estimators
+def _public_name(cls) -> str:
+    """``aekit.<package>.<Class>``: the public path of an aekit class."""
+    return f"{cls.__module__.split('._')[0]}.{cls.__name__}"
+
+
+def _is_aekit_estimator(obj) -> bool:
+    return not isinstance(obj, type) and hasattr(obj, "get_params") and type(obj).__module__.startswith("aekit.")
+
+
 def _fitted_attributes(estimator):
     for name, value in vars(estimator).items():
         if name.endswith("_") and not name.startswith("_") and not name.endswith("__"):

@@ -11,6 +11,9 @@
 - Pure functions of tensors: the penalties (:func:`kl_sparsity`,
   :func:`contractive_sigmoid`, :func:`contractive_jacobian`, ...) and the
   k-sparse selection (:func:`topk`, :class:`TopK`).
+- Deep stacks (:class:`StackedAutoencoder`, :class:`StackedAutoencoderClassifier`):
+  greedy layer-wise pretraining of any of these estimators, then fine-tuning
+  (unrolled reconstruction, or a softmax layer and labels) by the same trainer.
 """
 
 from aekit.autoencoders._activations import ACTIVATIONS, Activation, get_activation
@@ -38,6 +41,8 @@ from aekit.autoencoders._presets import (
     KSparseAutoencoder,
     SparseAutoencoder,
 )
+from aekit.autoencoders._stacked import StackedAutoencoder, StackedAutoencoderClassifier
+from aekit.autoencoders._stacked_module import SoftmaxModule, StackedModule
 from aekit.autoencoders._topk import TopK, k_schedule, topk, topk_mask
 
 __all__ = [
@@ -46,6 +51,10 @@ __all__ = [
     "KSparseAutoencoder",
     "DenoisingAutoencoder",
     "ContractiveAutoencoder",
+    "StackedAutoencoder",
+    "StackedAutoencoderClassifier",
+    "StackedModule",
+    "SoftmaxModule",
     "AutoencoderModule",
     "TopK",
     "topk",
