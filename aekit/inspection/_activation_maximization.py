@@ -174,6 +174,7 @@ def activation_maximization(
     init=None,
     random_state=None,
     device=None,
+    dtype=None,
 ) -> ActivationMaximization:
     """Maximize units' activations over inputs of bounded norm, by projected gradient ascent.
 
@@ -245,6 +246,9 @@ def activation_maximization(
     device : str, torch.device or None
         Where the inputs live; default the device of the model's parameters
         (the CPU for a parameter-free callable).
+    dtype : torch.dtype or None
+        Floating type of the inputs; default the model's parameters' type
+        (float32 for a parameter-free callable).
 
     Returns
     -------
@@ -291,7 +295,10 @@ def activation_maximization(
         device = params[0].device if params else torch.device("cpu")
     else:
         device = resolve_device(device)
-    dtype = params[0].dtype if params else torch.float32
+    if dtype is None:
+        dtype = params[0].dtype if params else torch.float32
+    elif not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}.")
     n_features = int(np.prod(input_shape))
     bounds = _check_bounds(bounds, constraint, norm, n_features, device, dtype)
 

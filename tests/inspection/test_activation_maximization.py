@@ -208,3 +208,53 @@ def test_bad_arguments_get_clear_errors():
         activation_maximization(lambda x: x.sum(), 30)
     with pytest.raises(ValueError, match="input_shape"):
         activation_maximization(model, 0)
+    with pytest.raises(ValueError, match="floating torch.dtype"):
+        activation_maximization(model, 30, dtype=torch.int64)
+
+
+def _autoencoder_layers():
+    from aekit.autoencoders import AutoencoderModule
+
+    module = AutoencoderModule(30, 6, hidden_layer_sizes=(12,), generator=torch.Generator().manual_seed(0)).train()
+    (W0, W1), (b0, b1) = module.encoder_weights, module.encoder_biases
+    return module, W0, b0, W1, b1
+
+
+def test_autoencoder_encoder_first_layer_and_code_layer():
+    module, W0, b0, W1, b1 = _autoencoder_layers()
+    # the code units through module.encode (a bound method: eval mode during the run only)
+    res = activation_maximization(module.encode, 30, n_starts=4, norm=2.0, random_state=0)
+    assert res.inputs.shape == (6, 4, 30) and module.training
+    # their pre-activations have the same maximizers and do not saturate: never worse than the outputs' run
+    code = lambda x: nn.functional.linear(torch.sigmoid(nn.functional.linear(x, W0, b0)), W1, b1)  # noqa: E731
+    pre = activation_maximization(code, 30, n_starts=4, norm=2.0, random_state=0)
+    with torch.no_grad():
+        reached = module.encode(torch.as_tensor(pre.best_inputs)).diagonal().numpy()
+    assert np.all(reached >= res.best_activations - 1e-6)
+    # the first encoder layer's pre-activation: the closed form rho * w_i / ||w_i||
+    first = lambda x: nn.functional.linear(x, W0, b0)  # noqa: E731
+    res1 = activation_maximization(first, 30, n_starts=3, norm=2.0, random_state=0)
+    assert _cosine_to(res1.inputs, preferred_inputs(W0, norm=2.0)).min() > 0.999
+
+
+def test_nonconvex_unit_starts_end_at_distinct_local_maxima():
+    # in float64 so that the stopping rule can resolve the flat top of each maximum
+    W0, b0, W1, b1 = (t.detach().double() for t in _autoencoder_layers()[1:])
+    code = lambda x: nn.functional.linear(torch.sigmoid(nn.functional.linear(x, W0, b0)), W1, b1)  # noqa: E731
+    res = activation_maximization(code, 30, n_starts=6, norm=2.0, tol=1e-12, random_state=0, dtype=torch.float64)
+    # every solution is a stationary point on the sphere: the gradient is radial and points outwards
+    x = torch.tensor(res.inputs.reshape(-1, 30), requires_grad=True)
+    units = torch.as_tensor(res.units).repeat_interleave(6)
+    (g,) = torch.autograd.grad(code(x).gather(1, units[:, None]).sum(), x)
+    x_hat = x.detach() / x.detach().norm(dim=1, keepdim=True)
+    radial = (g * x_hat).sum(dim=1, keepdim=True)
+    assert torch.all(radial > 0)
+    assert torch.all((g - radial * x_hat).norm(dim=1) < 1e-4 * g.norm(dim=1))
+    # unit 2 has several local maxima: starts at the same maximum agree, the others do not
+    values = res.activations[2]
+    same = np.abs(values[:, None] - values[None, :]) < 1e-3
+    assert 1 < len({round(float(v), 2) for v in values})
+    x2 = res.inputs[2] / np.linalg.norm(res.inputs[2], axis=1, keepdims=True)
+    cos = x2 @ x2.T
+    assert np.all(cos[same] > 0.999) and np.all(cos[~same] < 0.95)
+    assert res.mean_cosine[2] < 0.95
