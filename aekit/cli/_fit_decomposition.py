@@ -5,6 +5,10 @@ allow (explained variance and reconstruction error; source recovery when the
 dataset knows its sources; slowness and driving-force recovery for SFA),
 draws the figures and writes the run folder (model as safetensors + JSON,
 metrics.json, figures/*.png, report.html), then prints where it is.
+
+The helpers here (:func:`steps`, :class:`StepError`, ``_load``, ``_fit``,
+``_finish``, :func:`run_fit` and the shared options) serve the other
+``aekit fit`` commands too.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import typer
 from aekit.cli._app import fit_app
 from aekit.cli._run import default_run_dir, fail, write_run
 
-__all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary", "steps", "StepError"]
+__all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary", "steps", "StepError", "run_fit"]
 
 _COMPONENTS_HELP = "Number of components (int), or for PCA the fraction of variance to keep (e.g. 0.95)."
 
@@ -203,11 +207,35 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 _OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/fit-METHOD-<time>).")
 
 
-def _finish(out, method, dataset, estimator, metrics, figures, fit_seconds, X, started):
+def _finish(out, method, dataset, estimator, metrics, figures, fit_seconds, X, started) -> None:
+    """Add the fit's size and time to ``metrics``, write the run folder, print where it is."""
     metrics.update(fit_seconds=round(fit_seconds, 4), n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
     write_run(out, command=f"fit {method}", dataset=dataset, estimator=estimator, metrics=metrics,
               figures=figures, started=started)
     typer.echo(f"run folder: {out}")
+
+
+def run_fit(method: str, estimator, summarize, *, dataset, data_home, n_samples, quiet, out) -> None:
+    """Load, fit, summarise (``summarize(estimator, X, data) -> (metrics, figures)``), write the run folder."""
+    started = time.perf_counter()
+    out = out if out is not None else default_run_dir(f"fit-{method}")
+    name = type(estimator).__name__
+    with steps(["loading data", f"fitting {name}", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
+        step("loading data")
+        data, X = _load(dataset, data_home, n_samples)
+        step(f"fitting {name}")
+        seconds = _fit(estimator, X)
+        step("measuring and drawing")
+        metrics, figures = summarize(estimator, X, data)
+        step("writing run folder")
+        _finish(out, method, dataset, estimator, metrics, figures, seconds, X, started)
+
+
+def _components(text: Optional[str], *, allow_fraction: bool):
+    try:
+        return parse_n_components(text, allow_fraction=allow_fraction)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @fit_app.command("pca")
@@ -224,22 +252,9 @@ def fit_pca(
     """Principal component analysis: scree plot, eigen-images, reconstructions, explained variance."""
     from aekit.decomposition import PCA
 
-    started = time.perf_counter()
-    out = out if out is not None else default_run_dir("fit-pca")
-    try:
-        k = parse_n_components(n_components, allow_fraction=True)
-    except ValueError as exc:
-        fail(str(exc))
-    with steps(["loading data", "fitting PCA", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
-        step("loading data")
-        data, X = _load(dataset, data_home, n_samples)
-        step("fitting PCA")
-        pca = PCA(k, whiten=whiten, device=device)
-        seconds = _fit(pca, X)
-        step("measuring and drawing")
-        metrics, figures = pca_summary(pca, X, data.image_shape)
-        step("writing run folder")
-        _finish(out, "pca", dataset, pca, metrics, figures, seconds, X, started)
+    pca = PCA(_components(n_components, allow_fraction=True), whiten=whiten, device=device)
+    run_fit("pca", pca, lambda est, X, data: pca_summary(est, X, data.image_shape), dataset=dataset,
+            data_home=data_home, n_samples=n_samples, quiet=quiet, out=out)
 
 
 @fit_app.command("ica")
@@ -260,22 +275,10 @@ def fit_ica(
     """Independent component analysis (FastICA): sources, and their recovery when the truth is known."""
     from aekit.decomposition import FastICA
 
-    started = time.perf_counter()
-    out = out if out is not None else default_run_dir("fit-ica")
-    try:
-        k = parse_n_components(n_components, allow_fraction=False)
-        ica = FastICA(k, algorithm=algorithm, fun=fun, max_iter=max_iter, tol=tol, random_state=seed, device=device)
-    except ValueError as exc:
-        fail(str(exc))
-    with steps(["loading data", "fitting FastICA", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
-        step("loading data")
-        data, X = _load(dataset, data_home, n_samples)
-        step("fitting FastICA")
-        seconds = _fit(ica, X)
-        step("measuring and drawing")
-        metrics, figures = ica_summary(ica, X, data)
-        step("writing run folder")
-        _finish(out, "ica", dataset, ica, metrics, figures, seconds, X, started)
+    ica = FastICA(_components(n_components, allow_fraction=False), algorithm=algorithm, fun=fun,
+                  max_iter=max_iter, tol=tol, random_state=seed, device=device)
+    run_fit("ica", ica, ica_summary, dataset=dataset, data_home=data_home, n_samples=n_samples, quiet=quiet,
+            out=out)
 
 
 @fit_app.command("sfa")
@@ -294,19 +297,7 @@ def fit_sfa(
     """Slow feature analysis: slowest outputs, their Δ values, and the driving force when it is known."""
     from aekit.decomposition import SFA
 
-    started = time.perf_counter()
-    out = out if out is not None else default_run_dir("fit-sfa")
-    try:
-        k = parse_n_components(n_components, allow_fraction=False)
-    except ValueError as exc:
-        fail(str(exc))
-    sfa = SFA(k, degree=degree, embedding_dim=embedding_dim, delay=delay, device=device)
-    with steps(["loading data", "fitting SFA", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
-        step("loading data")
-        data, X = _load(dataset, data_home, n_samples)
-        step("fitting SFA")
-        seconds = _fit(sfa, X)
-        step("measuring and drawing")
-        metrics, figures = sfa_summary(sfa, X, data)
-        step("writing run folder")
-        _finish(out, "sfa", dataset, sfa, metrics, figures, seconds, X, started)
+    sfa = SFA(_components(n_components, allow_fraction=False), degree=degree, embedding_dim=embedding_dim,
+              delay=delay, device=device)
+    run_fit("sfa", sfa, sfa_summary, dataset=dataset, data_home=data_home, n_samples=n_samples, quiet=quiet,
+            out=out)

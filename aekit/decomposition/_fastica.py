@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from aekit._torch import make_generator, resolve_device, to_numpy
 from aekit._validation import resolve_option
-from aekit.decomposition._pca import PCA, as_device_tensor
+from aekit.decomposition._pca import PCA, as_device_tensor, check_codes
 
 __all__ = [
     "FastICA",
@@ -421,17 +421,9 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, X):
         """Mix sources (n_samples, n_components_) back into observations (n_samples, n_features)."""
-        check_is_fitted(self)
-        S = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        if S.shape[1] != self.n_components_:
-            raise ValueError(
-                f"X has {S.shape[1]} columns but this FastICA has {self.n_components_} components; "
-                "pass the output of transform."
-            )
-        device = resolve_device(self.device)
-        St = as_device_tensor(S, device)
-        A = torch.as_tensor(self.mixing_, dtype=St.dtype, device=device)
-        mean = torch.as_tensor(self.mean_, dtype=St.dtype, device=device)
+        St = check_codes(self, X)
+        A = torch.as_tensor(self.mixing_, dtype=St.dtype, device=St.device)
+        mean = torch.as_tensor(self.mean_, dtype=St.dtype, device=St.device)
         return to_numpy(St @ A.T + mean)
 
     @property

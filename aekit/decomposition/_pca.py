@@ -283,6 +283,18 @@ def _select_n_components(n_components, ratios: np.ndarray, rank: int, limit: int
     return min(k, rank)
 
 
+def check_codes(estimator, X) -> torch.Tensor:
+    """The input of ``inverse_transform``, checked: (n_samples, n_components_), as a tensor on the device."""
+    check_is_fitted(estimator)
+    Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    if Z.shape[1] != estimator.n_components_:
+        raise ValueError(
+            f"X has {Z.shape[1]} columns but this {type(estimator).__name__} has {estimator.n_components_} "
+            "components; pass the output of transform."
+        )
+    return as_device_tensor(Z, resolve_device(estimator.device))
+
+
 def truncated_reconstruction(pca, X, n_components: int) -> np.ndarray:
     r"""Reconstruct ``X`` from the first ``n_components`` axes of a fitted :class:`PCA`.
 
@@ -494,15 +506,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, X):
         """Map projections (n_samples, n_components_) back to the input space (n_samples, n_features)."""
-        check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                f"X has {Z.shape[1]} columns but this PCA has {self.n_components_} components; "
-                "pass the output of transform."
-            )
-        device = resolve_device(self.device)
-        Zt = as_device_tensor(Z, device)
+        Zt = check_codes(self, X)
+        device = Zt.device
         V = torch.as_tensor(self.components_, dtype=Zt.dtype, device=device)
         if self.whiten:
             V = V * torch.as_tensor(np.sqrt(self.explained_variance_), dtype=Zt.dtype, device=device)[:, None]
