@@ -1,6 +1,7 @@
 """Manifold learning: self-organizing maps, curvilinear component analysis, principal curves, ..."""
 
 from aekit.manifold._cca import CurvilinearComponentAnalysis
+from aekit.manifold._isomap import Isomap
 from aekit.manifold._principal_curve import PrincipalCurve
 from aekit.manifold._som import SOM
 
@@ -8,4 +9,5 @@ __all__ = [
     "SOM",
     "CurvilinearComponentAnalysis",
     "PrincipalCurve",
+    "Isomap",
 ]

@@ -1,0 +1,163 @@
+"""Classical (Torgerson) multidimensional scaling and its landmark version, as pure functions.
+
+Classical MDS turns a matrix of distances into coordinates: double centring
+of the squared distances gives a Gram matrix whose top eigenvectors, scaled by
+the square roots of their eigenvalues, are the coordinates. Landmark MDS
+(de Silva & Tenenbaum 2003) does this for ``L`` landmarks only and places
+every other point by distance-based triangulation, in ``O(n L)`` memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from aekit.manifold._eigen import top_eigenpairs
+
+__all__ = ["double_centre", "classical_mds", "landmark_mds", "mds_project", "clip_spectrum"]
+
+
+def double_centre(S: torch.Tensor) -> torch.Tensor:
+    r"""``B = -1/2 J S J`` with ``J = I - 11^T/n``: squared distances (n, n) to a Gram matrix.
+
+    ``B_ij = -1/2 (S_ij - \bar S_{i.} - \bar S_{.j} + \bar S_{..})``; for
+    Euclidean ``S_ij = |x_i - x_j|^2``, ``B = X_c X_c^T`` with centred ``X_c``.
+    """
+    row = S.mean(dim=1, keepdim=True)
+    col = S.mean(dim=0, keepdim=True)
+    return -0.5 * (S - row - col + S.mean())
+
+
+def clip_spectrum(values: torch.Tensor, what: str = "the double-centred distance matrix") -> torch.Tensor:
+    """Eigenvalues with the non-positive ones set to 0, warning when there are any.
+
+    Distances that are not Euclidean (geodesic ones on a graph) or that span
+    fewer than ``n_components`` dimensions give such eigenvalues; their
+    coordinates are then 0 rather than NaN.
+    """
+    tiny = values[0].abs() * 1e-12
+    bad = values <= tiny
+    if bool(bad.any()):
+        r = int((~bad).sum())
+        warnings.warn(
+            f"{what} has only {r} positive eigenvalue(s) among the top n_components={values.numel()}: "
+            f"the distances do not support that many dimensions, so the last {values.numel() - r} "
+            "coordinate(s) are zero. Lower n_components.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return torch.where(bad, torch.zeros_like(values), values)
+
+
+def classical_mds(
+    D: torch.Tensor, n_components: int, *, solver: str = "auto", tol: float = 0.0, max_iter=None, random_state=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Coordinates whose Euclidean distances best match ``D``.
+
+    .. math::
+
+        B = -\tfrac12 J D^{\circ 2} J = V \Lambda V^T, \qquad
+        Y = V_k \Lambda_k^{1/2}
+
+    Parameters
+    ----------
+    D : tensor (n, n)
+        Symmetric distances (geodesic ones for Isomap).
+    n_components : int
+    solver, tol, max_iter, random_state : see :func:`aekit.manifold._eigen.top_eigenpairs`.
+
+    Returns
+    -------
+    Y : tensor (n, n_components)
+    eigenvalues : tensor (n_components,), descending
+    eigenvectors : tensor (n, n_components)
+
+    References
+    ----------
+    Torgerson (1952), Multidimensional scaling: I. Theory and method, Psychometrika 17.
+    """
+    B = double_centre(D * D)
+    B = (B + B.T) / 2
+    values, vectors = top_eigenpairs(B, n_components, solver=solver, tol=tol, max_iter=max_iter, random_state=random_state)
+    values = clip_spectrum(values)
+    return vectors * values.sqrt(), values, vectors
+
+
+def mds_project(sq_dist: torch.Tensor, mean_sq: torch.Tensor, eigenvalues: torch.Tensor, eigenvectors: torch.Tensor) -> torch.Tensor:
+    r"""Place points from their squared distances to the reference points of an MDS.
+
+    .. math::
+
+        y = -\tfrac12 \Lambda^{-1/2} V^T (\delta - \bar\delta)
+
+    where ``δ`` holds a point's squared distances to the m reference points
+    and ``\bar δ`` their column means among the references. A reference
+    point lands exactly on its MDS coordinates ``Λ^{1/2} V^T e_a``.
+    Directions with a zero eigenvalue get coordinate 0.
+
+    Parameters
+    ----------
+    sq_dist : tensor (p, m)   squared distances of p points to the m references
+    mean_sq : tensor (m,)     mean squared distance of each reference to the others
+    eigenvalues : tensor (k,)
+    eigenvectors : tensor (m, k)
+
+    Returns
+    -------
+    tensor (p, k)
+
+    References
+    ----------
+    de Silva & Tenenbaum (2003), Global versus local methods in nonlinear
+    dimensionality reduction, NIPS 15.
+    """
+    scale = torch.where(eigenvalues > 0, eigenvalues.clamp_min(1e-300).rsqrt(), torch.zeros_like(eigenvalues))
+    return -0.5 * (sq_dist - mean_sq) @ (eigenvectors * scale)
+
+
+def landmark_mds(
+    D_landmarks: torch.Tensor,
+    landmarks: torch.Tensor,
+    n_components: int,
+    *,
+    solver: str = "auto",
+    tol: float = 0.0,
+    max_iter=None,
+    random_state=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Landmark MDS: classical MDS of the landmarks, triangulation of everything else.
+
+    Parameters
+    ----------
+    D_landmarks : tensor (L, n)
+        Distances from each landmark to every point.
+    landmarks : tensor (L,) int
+        Which points the landmarks are.
+    n_components : int
+
+    Returns
+    -------
+    Y : tensor (n, n_components)
+    eigenvalues : tensor (n_components,)
+    eigenvectors : tensor (L, n_components)
+    mean_sq : tensor (L,)  mean squared distance of each landmark to the others
+
+    References
+    ----------
+    de Silva & Tenenbaum (2003), Global versus local methods in nonlinear
+    dimensionality reduction, NIPS 15.
+    """
+    Delta = D_landmarks[:, landmarks]
+    Delta = (Delta + Delta.T) / 2  # symmetric up to rounding of the path sums
+    S = Delta * Delta
+    B = double_centre(S)
+    values, vectors = top_eigenpairs(B, n_components, solver=solver, tol=tol, max_iter=max_iter, random_state=random_state)
+    values = clip_spectrum(values, "the double-centred landmark distance matrix")
+    mean_sq = S.mean(dim=0)
+    Y = torch.empty(D_landmarks.shape[1], n_components, dtype=D_landmarks.dtype, device=D_landmarks.device)
+    chunk = 65536
+    for s in range(0, D_landmarks.shape[1], chunk):
+        block = D_landmarks[:, s : s + chunk].T  # (b, L)
+        Y[s : s + chunk] = mds_project(block * block, mean_sq, values, vectors)
+    return Y, values, vectors, mean_sq
