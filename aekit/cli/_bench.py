@@ -1,0 +1,78 @@
+"""``aekit bench paper NAME [--budget fast|full|smoke] [--data-home DIR]``: reproduce a published result.
+
+The recipes live in :mod:`aekit.bench` (one per paper); this command runs
+one (or ``all``), prints its table (setting, published number, ours,
+training time) and records it in a Markdown results file.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from aekit.cli._app import app
+from aekit.cli._run import fail
+
+__all__ = ["bench_app", "paper"]
+
+bench_app = typer.Typer(help="Benchmarks: reproductions of published results.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+DEFAULT_RESULTS = Path("benchmarks") / "results" / "paper.md"
+
+
+@bench_app.command("paper")
+def paper(
+    name: str = typer.Argument(..., help="Recipe name (see --list) or 'all'."),
+    budget: str = typer.Option("fast", "--budget", help="fast (<= 10 min per recipe), full (the papers' schedules) or smoke."),
+    data_home: Optional[Path] = typer.Option(
+        None, "--data-home", help="Folder holding mnist/ (default: AEKIT_DATA or ~/.cache/aekit), e.g. ../shared/data."
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o",
+        help=f"Markdown results file (default {DEFAULT_RESULTS} for fast/full; smoke writes none unless given).",
+    ),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bfloat16 where native), bfloat16 or float32."),
+    seed: int = typer.Option(0, "--seed", help="random_state of every estimator."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op threads (default: torch's)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Progress bars."),
+) -> None:
+    """Run a paper recipe; print setting, published number, our number and training time; record the table."""
+    import torch
+
+    from aekit.bench import BUDGETS, RECIPES, format_table, run_recipe, update_results_file
+    from aekit.bench._paper import Context
+
+    names = list(RECIPES) if name == "all" else [name]
+    if names[0] not in RECIPES:
+        fail(f"Unknown recipe {name!r}: use one of {', '.join(map(repr, RECIPES))}, or 'all'.")
+    if budget not in BUDGETS:
+        fail(f"Unknown budget {budget!r}: use one of {', '.join(map(repr, BUDGETS))}.")
+    if precision not in ("auto", "bfloat16", "float32"):
+        fail(f"Unknown precision {precision!r}: use 'auto', 'bfloat16' or 'float32'.")
+    if threads is not None:
+        if threads < 1:
+            fail(f"--threads must be a positive integer, got {threads}.")
+        torch.set_num_threads(threads)
+    if out is None and budget != "smoke":
+        out = DEFAULT_RESULTS
+    command = "aekit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    ctx = Context(budget, data_home, device, precision, seed, verbose)
+    failed = False
+    for recipe in names:
+        typer.echo(f"== {recipe} (budget {budget})")
+        try:
+            result = run_recipe(recipe, budget, context=ctx)
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            fail(f"{recipe}: {exc}")
+        typer.echo(format_table(result))
+        if out is not None:
+            typer.echo(f"written: {update_results_file(out, result, command)}")
+        failed |= not all(ok for _, ok in result.checks)
+    if failed:
+        typer.secho("some targets were missed (FAIL lines above)", fg=typer.colors.YELLOW)
