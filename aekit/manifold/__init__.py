@@ -2,6 +2,7 @@
 
 from aekit.manifold._cca import CurvilinearComponentAnalysis
 from aekit.manifold._isomap import Isomap
+from aekit.manifold._lle import LocallyLinearEmbedding
 from aekit.manifold._principal_curve import PrincipalCurve
 from aekit.manifold._som import SOM
 
@@ -10,4 +11,5 @@ __all__ = [
     "CurvilinearComponentAnalysis",
     "PrincipalCurve",
     "Isomap",
+    "LocallyLinearEmbedding",
 ]
