@@ -2,6 +2,7 @@
 
 from aekit.manifold._cca import CurvilinearComponentAnalysis
 from aekit.manifold._isomap import Isomap
+from aekit.manifold._kernel_pca import KernelPCA
 from aekit.manifold._lle import LocallyLinearEmbedding
 from aekit.manifold._principal_curve import PrincipalCurve
 from aekit.manifold._som import SOM
@@ -12,4 +13,5 @@ __all__ = [
     "PrincipalCurve",
     "Isomap",
     "LocallyLinearEmbedding",
+    "KernelPCA",
 ]
