@@ -186,3 +186,32 @@ def test_save_load_round_trip(roll, tmp_path, n_landmarks):
     X_new = X[:25] + 0.02
     np.testing.assert_array_equal(back.transform(X_new), est.transform(X_new))
     np.testing.assert_array_equal(back.embedding_, est.embedding_)
+
+
+def test_cli_fit_isomap_lle_kpca_write_run_folders(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from aekit.cli import app
+
+    runner = CliRunner()
+    for method, args in {
+        "isomap": ["--n-landmarks", "40"],
+        "lle": ["--method", "modified"],
+        "kpca": ["--gamma", "0.01", "--n-landmarks", "100"],
+    }.items():
+        out = tmp_path / method
+        result = runner.invoke(app, ["fit", method, "--dataset", "swiss-roll", "--n-samples", "400", "--quiet",
+                                     "--out", str(out), *args])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert 0.5 < metrics["trustworthiness_k10"] <= 1.0
+        assert (out / "figures" / "embedding.png").exists() and (out / "model" / "config.json").exists()
+        assert (out / "run.json").exists()
+    assert len(json.loads((tmp_path / "isomap" / "metrics.json").read_text())["residual_variance_curve"]) == 10
+    assert aio.load(tmp_path / "lle" / "model").method == "modified"
+    result = runner.invoke(app, ["fit", "isomap", "--dataset", "digits", "--n-neighbors", "2", "--quiet",
+                                 "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 2
+    assert "disconnected" in result.output and "increase n_neighbors" in result.output
