@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit._torch import make_generator, resolve_device, to_numpy
 from aekit.decomposition._pca import as_device_tensor
-from aekit.manifold._som import _leading_axes, unit_sums
+from aekit.manifold._som import _leading_axes, _one_cpu_thread, unit_sums
 from aekit.metrics._som import best_matching_units
 
 __all__ = [
@@ -318,6 +318,7 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
 
         Y = self._initial_embedding(P, generator)
         radius = float(torch.cdist(Y, Y).max()) if self.radius is None else float(self.radius)
+        radius = radius if radius > 0 else 1.0  # all samples identical: nothing to unfold
         if self.radius_final is None:
             kth = min(8, m - 1)
             radius_final = 2.0 * float(torch.kthvalue(D, kth + 1, dim=1).values.median())  # +1: self at 0
@@ -330,16 +331,17 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         steps = -(-m // p)
         T = int(self.max_iter) * steps
         history, t = [], 0
-        for epoch in range(int(self.max_iter)):
-            order = torch.randperm(m, generator=generator, device=device)
-            for s in range(steps):
-                u = t / T
-                alpha = a0 * (a1 / a0) ** u
-                lam = radius * (radius_final / radius) ** u
-                pivots = order[s * p : (s + 1) * p]
-                cca_step(Y, pivots, D[pivots], alpha, lam, weight)
-                t += 1
-            history.append({"epoch": epoch + 1, "learning_rate": alpha, "radius": lam})
+        with _one_cpu_thread(device):  # thousands of tiny steps: threads cost more than they save
+            for epoch in range(int(self.max_iter)):
+                order = torch.randperm(m, generator=generator, device=device)
+                for s in range(steps):
+                    u = t / T
+                    alpha = a0 * (a1 / a0) ** u
+                    lam = radius * (radius_final / radius) ** u
+                    pivots = order[s * p : (s + 1) * p]
+                    cca_step(Y, pivots, D[pivots], alpha, lam, weight)
+                    t += 1
+                history.append({"epoch": epoch + 1, "learning_rate": alpha, "radius": lam})
         if not bool(torch.isfinite(Y).all()):
             raise ValueError(
                 "CCA diverged (non-finite embedding); lower learning_rate or pivots_per_step, or scale the data."

@@ -218,9 +218,9 @@ def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Gen
 def _one_cpu_thread(device: torch.device):
     """Run torch's CPU kernels on one thread for a while (then restore the thread count).
 
-    The online rule is a sequence of tiny steps (a few vectors of n_units x
-    n_features); splitting each across threads costs more than the step, and on
-    a busy machine waiting threads make it 10-100x slower. GPUs are unaffected.
+    Sequential rules (the online SOM, CCA's pivot steps) are thousands of tiny
+    steps; splitting each across threads costs more than the step, and on a busy
+    machine waiting threads make it 10-100x slower. GPUs are unaffected.
     """
     if device.type != "cpu":
         yield
