@@ -13,6 +13,15 @@ from aekit.manifold._cca import cca_step, exponential_weight, kmeans_prototypes,
 from aekit.metrics import trustworthiness
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small problems: threads only add waiting (badly so on a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ------------------------------------------------------------------ kernels
 def test_weights_exact_values():
     Y = torch.tensor([0.0, 1.0, 2.0, 3.0])

@@ -24,6 +24,15 @@ from aekit.manifold._som import (
 from aekit.metrics._som import grid_adjacency, quantization_error, squared_distances, topographic_error
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small problems: threads only add waiting (badly so on a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def digits():
     return (load_digits().data / 16.0).astype(np.float32)
