@@ -118,26 +118,29 @@ def place_points(D_new: torch.Tensor, P_embedding: torch.Tensor, *, n_neighbors:
 
 
 def geodesic_distances(P: torch.Tensor, n_neighbors: int) -> torch.Tensor:
-    """Shortest-path distances ``(m, m)`` in the symmetric ``n_neighbors``-nearest-neighbour graph of ``P`` ``(m, d)``.
+    """Shortest-path distances ``(m, m)`` in the (undirected) ``n_neighbors``-nearest-neighbour graph of ``P`` ``(m, d)``.
 
-    Built with scikit-learn's neighbour graph and SciPy's Dijkstra (on the CPU);
-    a disconnected graph is an error that names the fix.
+    Composed from the Isomap building blocks (:mod:`aekit.manifold._graph`:
+    scikit-learn neighbours, SciPy Dijkstra or Floyd-Warshall, in torch on a
+    GPU); a disconnected graph is an error that names the fix.
     """
-    from scipy.sparse.csgraph import connected_components, shortest_path
-    from sklearn.neighbors import kneighbors_graph
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import NearestNeighbors
+
+    from aekit.manifold._graph import geodesic_distances as graph_geodesics
+    from aekit.manifold._graph import neighborhood_graph
 
     m = P.shape[0]
     if n_neighbors >= m:
         raise ValueError(f"graph_neighbors={n_neighbors} must be below the number of prototypes ({m}).")
-    graph = kneighbors_graph(to_numpy(P).astype(np.float64), n_neighbors, mode="distance")
+    graph = neighborhood_graph(NearestNeighbors().fit(to_numpy(P).astype(np.float64)), n_neighbors=n_neighbors)
     n_parts, _ = connected_components(graph, directed=False)
     if n_parts > 1:
         raise ValueError(
             f"the {n_neighbors}-nearest-neighbour graph of the prototypes has {n_parts} disconnected parts, so "
             "geodesic distances between them are undefined; raise graph_neighbors or use metric='euclidean'."
         )
-    D = shortest_path(graph, method="D", directed=False)
-    return torch.as_tensor(D, dtype=P.dtype, device=P.device)
+    return graph_geodesics(graph, device=P.device).to(P.dtype)
 
 
 def kmeans_prototypes(X: torch.Tensor, n_prototypes: int, generator: torch.Generator, n_iter: int = 20) -> torch.Tensor:
