@@ -179,7 +179,7 @@ def geodesic_distances(graph, *, method: str = "auto", device: torch.device | st
     if method == "FW":
         D = floyd_warshall(graph, directed=False)
     else:
-        D = dijkstra(graph, directed=False)
+        D = dijkstra(symmetrize(graph), directed=True)  # one symmetric graph instead of G and G^T per source
     return torch.from_numpy(D).to(device)
 
 

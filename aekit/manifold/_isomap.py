@@ -26,7 +26,7 @@ from aekit.manifold._graph import (
     query_neighbors,
     select_landmarks,
 )
-from aekit.manifold._mds import classical_mds, landmark_mds, mds_project
+from aekit.manifold._mds import classical_mds, landmark_mds, mds_project, mean_square_rows
 from aekit.metrics._embedding import residual_variance
 
 __all__ = ["Isomap"]
@@ -209,7 +209,7 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             D = geodesic_distances(graph, method=self.path_method, device=device)
             Y, values, vectors = classical_mds(D, k, **self._solver_kwargs(rng))
             self.dist_matrix_ = to_numpy(D)
-            mean_sq = (D * D).mean(dim=0)
+            mean_sq = mean_square_rows(D)
         else:
             if self.n_landmarks > n:
                 raise ValueError(

@@ -36,9 +36,12 @@ def linear_kernel(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 def rbf_kernel(A: torch.Tensor, B: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``k(a, b) = exp(-γ |a - b|^2)``; (m, d), (n, d) -> (m, n)."""
-    sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
-    return torch.exp(-gamma * sq.clamp_min_(0.0))
+    """``k(a, b) = exp(-γ |a - b|^2)``; (m, d), (n, d) -> (m, n).
+
+    ``-γ |a - b|^2 = 2γ a^T b - γ |a|^2 - γ |b|^2`` in one matrix product, then in place.
+    """
+    shift = (-gamma * (A * A).sum(1))[:, None] + (-gamma * (B * B).sum(1))[None, :]
+    return torch.addmm(shift, A, B.T, alpha=2.0 * gamma).clamp_max_(0.0).exp_()
 
 
 def polynomial_kernel(A: torch.Tensor, B: torch.Tensor, gamma: float, degree: float, coef0: float) -> torch.Tensor:
@@ -76,11 +79,13 @@ def pairwise_kernel(A, B, kernel: str, *, gamma: float, degree: float = 3, coef0
     return fn(A, B, gamma, degree, coef0)
 
 
-def centre_kernel(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def centre_kernel(K: torch.Tensor, *, inplace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Centre a kernel matrix in feature space: ``K_c = (I - 1/n) K (I - 1/n)``.
 
     ``K_c[i, j] = <φ(x_i) - \bar φ, φ(x_j) - \bar φ>`` with ``\bar φ`` the mean
     feature vector.
+
+    With ``inplace`` the result overwrites ``K``.
 
     Returns
     -------
@@ -90,8 +95,8 @@ def centre_kernel(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     """
     col = K.mean(dim=0)
     total = col.mean()
-    Kc = K - col[None, :] - K.mean(dim=1, keepdim=True) + total
-    return Kc, col, total
+    shift = col[None, :] + K.mean(dim=1, keepdim=True) - total
+    return (K.sub_(shift) if inplace else K - shift), col, total
 
 
 def centre_test_kernel(K_new: torch.Tensor, col_means: torch.Tensor, total_mean: torch.Tensor) -> torch.Tensor:
@@ -271,10 +276,9 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         solver = dict(solver=self.eigen_solver, tol=self.tol, max_iter=self.max_iter, random_state=rng)
         if self.n_landmarks is None:
             K = Xt if precomputed else self._kernel(Xt, Xt)
-            Kc, col, total = centre_kernel(K)
-            del K
+            Kc, col, total = centre_kernel(K, inplace=True)  # K is a fresh tensor here
             k = n if self.n_components is None else min(n, self.n_components)
-            values, vectors = top_eigenpairs((Kc + Kc.T) / 2, k, **solver)
+            values, vectors = top_eigenpairs(Kc, k, **solver)  # symmetric up to rounding
             values, vectors = self._keep(values, vectors)
             Y = vectors * values.sqrt()
             self.X_fit_ = X

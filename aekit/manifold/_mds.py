@@ -15,18 +15,31 @@ import torch
 
 from aekit.manifold._eigen import top_eigenpairs
 
-__all__ = ["double_centre", "classical_mds", "landmark_mds", "mds_project", "clip_spectrum"]
+__all__ = ["mean_square_rows", "double_centre", "classical_mds", "landmark_mds", "mds_project", "clip_spectrum"]
 
 
-def double_centre(S: torch.Tensor) -> torch.Tensor:
+def mean_square_rows(D: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """``mean_i D[i, j]^2`` (n,) of a symmetric distance matrix, a block of rows at a time (no n x n copy)."""
+    out = torch.zeros(D.shape[1], dtype=D.dtype, device=D.device)
+    for s in range(0, D.shape[0], chunk):
+        block = D[s : s + chunk]
+        out += (block * block).sum(dim=0)
+    return out / D.shape[0]
+
+
+def double_centre(S: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     r"""``B = -1/2 J S J`` with ``J = I - 11^T/n``: squared distances (n, n) to a Gram matrix.
 
     ``B_ij = -1/2 (S_ij - \bar S_{i.} - \bar S_{.j} + \bar S_{..})``; for
     Euclidean ``S_ij = |x_i - x_j|^2``, ``B = X_c X_c^T`` with centred ``X_c``.
+    With ``inplace`` the result overwrites ``S`` (no second n x n matrix).
     """
     row = S.mean(dim=1, keepdim=True)
     col = S.mean(dim=0, keepdim=True)
-    return -0.5 * (S - row - col + S.mean())
+    shift = row + col - row.mean()  # (n, n) broadcast of the three means
+    if inplace:
+        return S.sub_(shift).mul_(-0.5)
+    return -0.5 * (S - shift)
 
 
 def clip_spectrum(values: torch.Tensor, what: str = "the double-centred distance matrix") -> torch.Tensor:
@@ -77,9 +90,9 @@ def classical_mds(
     ----------
     Torgerson (1952), Multidimensional scaling: I. Theory and method, Psychometrika 17.
     """
-    B = double_centre(D * D)
-    B = (B + B.T) / 2
+    B = double_centre(D * D, inplace=True)
     values, vectors = top_eigenpairs(B, n_components, solver=solver, tol=tol, max_iter=max_iter, random_state=random_state)
+    del B
     values = clip_spectrum(values)
     return vectors * values.sqrt(), values, vectors
 
@@ -151,7 +164,7 @@ def landmark_mds(
     Delta = D_landmarks[:, landmarks]
     Delta = (Delta + Delta.T) / 2  # symmetric up to rounding of the path sums
     S = Delta * Delta
-    B = double_centre(S)
+    B = double_centre(S.clone(), inplace=True)
     values, vectors = top_eigenpairs(B, n_components, solver=solver, tol=tol, max_iter=max_iter, random_state=random_state)
     values = clip_spectrum(values, "the double-centred landmark distance matrix")
     mean_sq = S.mean(dim=0)
