@@ -354,7 +354,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Rebuild a fitted module's structure (for :func:`aekit.io.load`); weights come from the file."""
         if name != "module_":
             raise ValueError(f"{type(self).__name__} has no torch module {name!r}.")
-        return self._build_module(self.n_features_in_).eval()
+        # the initial weights are overwritten by the saved ones; a private generator keeps
+        # loading from drawing on torch's global random state
+        return self._build_module(self.n_features_in_, generator=torch.Generator().manual_seed(0)).eval()
 
     def _fit_tensor(self, X: torch.Tensor, val_X: torch.Tensor | None = None):
         """Train on a float32 tensor ``X`` (n, d) already validated; sets ``module_`` and ``history_``.
