@@ -10,12 +10,23 @@ from scipy.sparse.csgraph import shortest_path
 from sklearn.datasets import make_s_curve
 from sklearn.manifold import Isomap as SkIsomap
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from aekit import io as aio
 from aekit.manifold import Isomap
 from aekit.manifold._graph import _floyd_warshall_torch, min_plus_through, symmetrize
 from aekit.manifold._mds import classical_mds
 from aekit.metrics import procrustes_disparity, trustworthiness
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small problems: one BLAS / OpenMP thread beats two on a shared CPU (and is deterministic)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

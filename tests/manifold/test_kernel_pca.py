@@ -9,6 +9,7 @@ from sklearn.decomposition import KernelPCA as SkKernelPCA
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from aekit import io as aio
 from aekit.manifold import KernelPCA
@@ -22,6 +23,16 @@ KERNEL_PARAMS = {
     "sigmoid": dict(gamma=0.05, coef0=0.1),
     "cosine": {},
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small problems: one BLAS / OpenMP thread beats two on a shared CPU (and is deterministic)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

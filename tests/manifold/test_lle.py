@@ -8,11 +8,22 @@ import torch
 from sklearn.datasets import make_s_curve
 from sklearn.manifold import LocallyLinearEmbedding as SkLLE
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from aekit import io as aio
 from aekit.manifold import LocallyLinearEmbedding
 from aekit.manifold._lle import barycenter_weights
 from aekit.metrics import procrustes_disparity
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small problems: one BLAS / OpenMP thread beats two on a shared CPU (and is deterministic)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
