@@ -273,20 +273,18 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         dist, ind = query_neighbors(self._neighbors(), X, n_neighbors=self.n_neighbors, radius=self.radius)
         D, by_column = self._reference_distances(device)
-        g = min_plus_through(
-            torch.as_tensor(dist, dtype=torch.float64, device=device),
-            torch.as_tensor(ind, dtype=torch.int64, device=device),
-            D,
-            columns=by_column,
-        )  # (m, n_reference)
-        if not bool(torch.isfinite(g).all()):
-            raise ValueError("Some points have no path to the training graph; use a larger radius or n_neighbors.")
-        Y = mds_project(
-            g * g,
-            torch.from_numpy(self.mean_sq_distances_).to(device),
-            torch.from_numpy(self.eigenvalues_).to(device),
-            torch.from_numpy(self.eigenvectors_).to(device),
-        )
+        dist = torch.as_tensor(dist, dtype=torch.float64, device=device)
+        ind = torch.as_tensor(ind, dtype=torch.int64, device=device)
+        mean_sq = torch.from_numpy(self.mean_sq_distances_).to(device)
+        values = torch.from_numpy(self.eigenvalues_).to(device)
+        vectors = torch.from_numpy(self.eigenvectors_).to(device)
+        Y = torch.empty(X.shape[0], values.numel(), dtype=torch.float64, device=device)
+        chunk = max(1, 2**22 // mean_sq.numel())  # query rows per block: memory O(chunk * n_reference)
+        for s in range(0, X.shape[0], chunk):
+            g = min_plus_through(dist[s : s + chunk], ind[s : s + chunk], D, columns=by_column)  # (b, n_reference)
+            if not bool(torch.isfinite(g).all()):
+                raise ValueError("Some points have no path to the training graph; use a larger radius or n_neighbors.")
+            Y[s : s + chunk] = mds_project(g * g, mean_sq, values, vectors)
         return to_numpy(Y).astype(X.dtype, copy=False)
 
     # ------------------------------------------------------------- analysis

@@ -369,12 +369,15 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             P = torch.from_numpy(self.projection_).to(device)
             Y = self._nystroem_features(Xt, ref, P) - torch.from_numpy(self.offset_).to(device)
         else:
-            K = Xt if self.kernel == "precomputed" else self._kernel(Xt, ref)
-            Kc = centre_test_kernel(
-                K, torch.from_numpy(self.K_fit_rows_).to(device), torch.tensor(self.K_fit_all_, dtype=torch.float64, device=device)
-            )
+            col = torch.from_numpy(self.K_fit_rows_).to(device)
+            total = torch.tensor(self.K_fit_all_, dtype=torch.float64, device=device)
             values = torch.from_numpy(self.eigenvalues_).to(device)
-            Y = Kc @ (torch.from_numpy(self.eigenvectors_).to(device) * self._inv_sqrt(values))
+            P = torch.from_numpy(self.eigenvectors_).to(device) * self._inv_sqrt(values)
+            Y = torch.empty(Xt.shape[0], P.shape[1], dtype=torch.float64, device=device)
+            chunk = max(1, 2**22 // ref.shape[0])  # query rows per block: memory O(chunk * n_samples)
+            for s in range(0, Xt.shape[0], chunk):
+                K = Xt[s : s + chunk] if self.kernel == "precomputed" else self._kernel(Xt[s : s + chunk], ref)
+                Y[s : s + chunk] = centre_test_kernel(K, col, total) @ P
         return to_numpy(Y).astype(X.dtype, copy=False)
 
     def inverse_transform(self, Y):

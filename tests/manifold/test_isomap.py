@@ -89,6 +89,8 @@ def test_out_of_sample(roll, fitted):
     ours, sk = fitted
     # a training point reaches the graph through itself: its embedding comes back exactly
     np.testing.assert_allclose(ours.transform(X), ours.embedding_, atol=1e-9)
+    # many queries go through in blocks of rows
+    np.testing.assert_allclose(ours.transform(np.tile(X, (30, 1))), np.tile(ours.embedding_, (30, 1)), atol=1e-9)
     X_new, _ = make_s_curve(50, random_state=1)
     assert procrustes_disparity(
         np.vstack([ours.embedding_, ours.transform(X_new)]), np.vstack([sk.embedding_, sk.transform(X_new)])

@@ -100,6 +100,11 @@ def test_residual_variance_zero_for_isometry_and_rows():
         residual_variance(np.full((80, 80), np.inf), Y)
 
 
+def test_procrustes_by_hand():
+    # centred and normalized: a = (-1, 0, 1)/sqrt(2), b = (-1, 1, 0)/sqrt(2); a.b = 1/2 -> 1 - (1/2)^2
+    assert procrustes_disparity([[0.0], [1.0], [2.0]], [[0.0], [2.0], [1.0]]) == pytest.approx(0.75, abs=1e-12)
+
+
 def test_procrustes_matches_scipy_and_is_invariant():
     rng = np.random.default_rng(3)
     A = rng.normal(size=(50, 2))
