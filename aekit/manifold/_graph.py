@@ -33,7 +33,7 @@ PATH_METHODS = ("auto", "FW", "D")
 LANDMARK_METHODS = ("maxmin", "random")
 
 
-def check_neighbors(n_neighbors, radius, n_samples: int, *, ltsa_hint: str = "") -> None:
+def check_neighbors(n_neighbors, radius, n_samples: int) -> None:
     """Exactly one of ``n_neighbors`` / ``radius``, and a neighbour count the data allows."""
     if (n_neighbors is None) == (radius is None):
         raise ValueError(
