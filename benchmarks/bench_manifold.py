@@ -26,7 +26,11 @@ scikit-learn's Isomap is not run there: it keeps the dense n x n geodesic
 matrix and a squared copy for its kernel PCA, at least 2 * 8 * n^2 bytes.
 
     python benchmarks/bench_manifold.py [--repeats 3] [--n-large 50000] [--n-landmarks 200]
-        [--device cpu] [--out benchmarks/results/manifold.md]
+        [--threads N] [--device cpu] [--out benchmarks/results/manifold.md]
+
+``--threads N`` limits torch and the BLAS / OpenMP pools of both libraries to N
+threads (on a CPU shared with other work, one thread per process is faster
+and steadier than oversubscribed pools).
 
 Prints a Markdown report and writes it to ``--out`` (date, machine, commit, command).
 """
@@ -173,13 +177,15 @@ def landmark_child(n: int, n_landmarks: int, landmark_method: str, device: str, 
     (out_dir / "info.json").write_text(json.dumps(info))
 
 
-def landmark_large(n: int, n_landmarks: int, landmark_method: str, device: str) -> dict:
+def landmark_large(n: int, n_landmarks: int, landmark_method: str, device: str, threads: int | None) -> dict:
     from aekit.datasets import make_swiss_roll
     from aekit.metrics import residual_variance, trustworthiness_continuity
 
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tmp, "--n-large", str(n),
                "--n-landmarks", str(n_landmarks), "--landmark-method", landmark_method, "--device", device]
+        if threads is not None:
+            cmd += ["--threads", str(threads)]
         subprocess.run(cmd, check=True, cwd=ROOT)
         info = json.loads((Path(tmp) / "info.json").read_text())
         Y = np.load(Path(tmp) / "embedding.npy")
@@ -260,17 +266,23 @@ def main(argv=None) -> int:
     parser.add_argument("--n-landmarks", type=int, default=200)
     parser.add_argument("--landmark-method", default="maxmin", choices=["maxmin", "random"])
     parser.add_argument("--device", default="cpu", help="aekit device: cpu, cuda, auto")
+    parser.add_argument("--threads", type=int, default=None, help="limit torch and BLAS/OpenMP threads (both libraries)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "manifold.md"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     raw = sys.argv[1:] if argv is None else list(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     if args.child is not None:
         landmark_child(args.n_large, args.n_landmarks, args.landmark_method, args.device, Path(args.child))
         return 0
     print(f"part 1: {args.n_small}-point swiss roll, aekit vs scikit-learn", flush=True)
     rows = compare_small(args.n_small, args.repeats, args.device)
     print(f"part 2: landmark Isomap on {args.n_large} points", flush=True)
-    large = landmark_large(args.n_large, args.n_landmarks, args.landmark_method, args.device)
+    large = landmark_large(args.n_large, args.n_landmarks, args.landmark_method, args.device, args.threads)
     large.update(n_landmarks=args.n_landmarks, landmark_method=args.landmark_method)
     text = report(rows, large, raw, args.n_small)
     print(text)
