@@ -186,6 +186,9 @@ def test_errors(roll):
     est = Isomap(n_neighbors=10).fit(X)
     with pytest.raises(ValueError, match="features"):
         est.transform(X[:, :2])
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="asks for CUDA"):
+            Isomap(device="cuda").fit(X)
     with pytest.raises(ValueError, match="no training point within radius"):
         Isomap(n_neighbors=None, radius=0.5).fit(X).transform(X[:2] + 100)
 
