@@ -36,7 +36,8 @@ _BLOCK = 2**23
 
 
 def _as_2d(A, name: str, device, dtype=torch.float64) -> torch.Tensor:
-    t = A.detach() if isinstance(A, torch.Tensor) else torch.as_tensor(np.asarray(A))
+    # a copy for arrays: torch will not share read-only numpy memory
+    t = A.detach() if isinstance(A, torch.Tensor) else torch.tensor(np.asarray(A))
     if t.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {tuple(t.shape)}.")
     if t.shape[0] == 0:
