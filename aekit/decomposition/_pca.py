@@ -85,14 +85,21 @@ def gram(A: torch.Tensor) -> torch.Tensor:
     return A.T @ A
 
 
-def column_sums(A: torch.Tensor, block: int = 128) -> torch.Tensor:
+def column_sums(A, block: int = 128):
     """Column sums of ``A`` (m, d) in float64: blocks of ``block`` rows summed in ``A``'s dtype, then in float64.
 
-    As accurate as ``A.sum(0)`` (pairwise in effect) and several times faster
-    on the CPU, where a reduction over the leading dimension is slow.
+    ``A`` is a tensor (result: float64 tensor) or a NumPy array (result:
+    float64 array). As accurate as a pairwise sum and several times faster
+    than ``A.sum(0)`` on the CPU, where a reduction over the leading dimension
+    is slow.
     """
     m, d = A.shape
     full = m - m % block
+    if isinstance(A, np.ndarray):
+        total = A[full:].sum(0, dtype=np.float64)
+        if full:
+            total += A[:full].reshape(-1, block, d).sum(1).sum(0, dtype=np.float64)
+        return total
     total = A[full:].sum(0).to(torch.float64)
     if full:
         total += A[:full].reshape(-1, block, d).sum(1).to(torch.float64).sum(0)
@@ -104,20 +111,38 @@ def _chunk_rows(n_features: int) -> int:
 
 
 def _accumulate(X: torch.Tensor, rows: int, shift: torch.Tensor | None):
-    """One pass of the shifted-data sums: ``n``, mean and scatter, float64 (see :func:`column_moments`)."""
+    """One pass of the shifted-data sums: ``n``, mean and scatter, float64 (see :func:`column_moments`).
+
+    On the CPU the loop runs in NumPy: its BLAS threads then never wait for
+    torch's OpenMP threads, which keep spinning for a while after each torch
+    operation and would slow every interleaved ``syrk`` (measured: +20 %).
+    """
     n, d = X.shape
-    f64 = torch.float64
-    total = torch.zeros(d, d, dtype=f64, device=X.device)
-    offset = torch.zeros(d, dtype=f64, device=X.device)
-    buffer = None if shift is None else torch.empty(min(rows, n), d, dtype=X.dtype, device=X.device)
-    for start in range(0, n, rows):
-        chunk = X[start : start + rows]
-        if shift is not None:
-            chunk = torch.sub(chunk, shift, out=buffer[: chunk.shape[0]])
-        total += gram(chunk).to(f64)
-        offset += column_sums(chunk)
+    if X.device.type == "cpu":
+        x = X.numpy()
+        s = None if shift is None else shift.numpy()
+        total, offset = np.zeros((d, d)), np.zeros(d)
+        buffer = None if s is None else np.empty((min(rows, n), d), dtype=x.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite sums are reported by the caller
+            for start in range(0, n, rows):
+                chunk = x[start : start + rows]
+                if s is not None:
+                    chunk = np.subtract(chunk, s, out=buffer[: chunk.shape[0]])
+                total += chunk.T @ chunk  # BLAS syrk, see gram()
+                offset += column_sums(chunk)
+        total, offset = torch.from_numpy(total), torch.from_numpy(offset)
+    else:
+        total = torch.zeros(d, d, dtype=torch.float64, device=X.device)
+        offset = torch.zeros(d, dtype=torch.float64, device=X.device)
+        buffer = None if shift is None else torch.empty(min(rows, n), d, dtype=X.dtype, device=X.device)
+        for start in range(0, n, rows):
+            chunk = X[start : start + rows]
+            if shift is not None:
+                chunk = torch.sub(chunk, shift, out=buffer[: chunk.shape[0]])
+            total += gram(chunk).to(torch.float64)
+            offset += column_sums(chunk)
     delta = offset / n
-    mean = delta if shift is None else shift.to(f64) + delta
+    mean = delta if shift is None else shift.to(torch.float64) + delta
     return n, mean, total - n * torch.outer(delta, delta)
 
 
@@ -449,7 +474,9 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         instead of twice; only then is ``X`` searched to name the problem.
         """
         n, mean, scatter = column_moments(as_device_tensor(X, device))
-        if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(scatter).all())):
+        # A NaN or inf reaches its column's sum; an overflowing product x_i x_j
+        # implies an overflowing square on the diagonal: O(d) checks suffice.
+        if not bool(torch.isfinite(torch.cat([mean, torch.diagonal(scatter)])).all()):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
             raise ValueError("X has values so large that its covariance overflows; rescale the data.")
         return n, mean, scatter

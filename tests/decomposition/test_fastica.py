@@ -163,3 +163,10 @@ def test_ica_mixture_is_a_linear_mixture_of_unit_variance_sources():
         make_ica_mixture(100, n_sources=6)
     with pytest.raises(ValueError, match="n_features"):
         make_ica_mixture(100, n_sources=3, n_features=2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(mixture):
+    cpu = FastICA(4, random_state=0).fit(mixture.X)
+    gpu = FastICA(4, random_state=0, device="cuda").fit(mixture.X)
+    assert matched_abs_correlations(cpu.transform(mixture.X), gpu.transform(mixture.X)).min() >= 0.9999

@@ -142,6 +142,7 @@ def test_save_load_roundtrip_gives_identical_transform(digits, tmp_path):
         (np.empty((0, 3)), "0 sample"),
         (np.ones((1, 3)), "1 sample"),
         (np.ones((5, 3)), "no variance"),
+        (np.array([[0.0, 1.0], [3e20, 2.0], [1.0, 1.0]], dtype=np.float32), "overflows"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(X, match):

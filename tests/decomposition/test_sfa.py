@@ -132,3 +132,12 @@ def test_sfa_signal_follows_the_logistic_map():
     assert np.all((x > 0) & (x < 1))
     with pytest.raises(ValueError, match="n_samples"):
         make_sfa_signal(10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    data = make_sfa_signal(2000, random_state=0)
+    cpu = SFA(2, degree=2, embedding_dim=3).fit(data.X)
+    gpu = SFA(2, degree=2, embedding_dim=3, device="cuda").fit(data.X)
+    np.testing.assert_allclose(gpu.delta_values_, cpu.delta_values_, rtol=1e-6)
+    np.testing.assert_allclose(gpu.transform(data.X), cpu.transform(data.X), atol=1e-5)
