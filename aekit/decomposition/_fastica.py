@@ -8,6 +8,7 @@ iterations, all on tensors), then the estimator, which whitens with
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from numbers import Integral, Real
@@ -36,27 +37,31 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- contrasts
-# Each contrast G has a derivative g and second derivative g'. The fixed-point
-# update needs g(y) and the mean of g'(y); G itself only ranks the components
-# by their negentropy estimate (E G(y) - E G(nu))^2, nu ~ N(0, 1).
+# Signals are rows: y has shape (k, n), one output per row, so that every
+# mean over samples is a reduction along the contiguous axis. Each contrast G
+# has a derivative g and second derivative g'. The fixed-point update needs
+# g(y) and the mean of g'(y); G itself ranks the outputs by their negentropy
+# estimate (E G(y) - E G(nu))^2, nu ~ N(0, 1).
 def _logcosh(y: torch.Tensor, alpha: float):
     gy = torch.tanh(alpha * y)
-    return gy, (alpha * (1.0 - gy * gy)).mean(0)
+    return gy, alpha * (1.0 - (gy * gy).mean(-1))
 
 
 def _exp(y: torch.Tensor, alpha: float):
-    e = torch.exp(-0.5 * y * y)
-    return y * e, ((1.0 - y * y) * e).mean(0)
+    y2 = y * y
+    e = torch.exp(-0.5 * y2)
+    return y * e, (e - y2 * e).mean(-1)
 
 
 def _cube(y: torch.Tensor, alpha: float):
-    return y**3, (3.0 * y * y).mean(0)
+    y2 = y * y
+    return y2 * y, 3.0 * y2.mean(-1)
 
 
 def _G_logcosh(y, alpha):
-    # log cosh(a y) / a, written to stay finite for large |y|.
-    ay = alpha * y.abs()
-    return (ay + torch.log1p(torch.exp(-2.0 * ay)) - math.log(2.0)) / alpha
+    # log cosh(a y) / a = (logaddexp(a y, -a y) - log 2) / a: finite for large |y|.
+    ay = alpha * y
+    return (torch.logaddexp(ay, -ay) - math.log(2.0)) / alpha
 
 
 def _G_exp(y, alpha):
@@ -64,7 +69,7 @@ def _G_exp(y, alpha):
 
 
 def _G_cube(y, alpha):
-    return y**4 / 4.0
+    return (y * y) ** 2 / 4.0
 
 
 CONTRASTS = {
@@ -74,10 +79,11 @@ CONTRASTS = {
 }
 
 
-def _gaussian_expectation(G, alpha: float) -> float:
-    """E G(nu) for nu ~ N(0, 1), by 64-point Gauss-Hermite quadrature."""
+@functools.lru_cache(maxsize=32)
+def _gaussian_expectation(fun: str, alpha: float) -> float:
+    """E G(nu) for nu ~ N(0, 1) and the contrast ``fun``, by 64-point Gauss-Hermite quadrature."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(64)
-    values = G(torch.as_tensor(nodes, dtype=torch.float64), alpha).numpy()
+    values = CONTRASTS[fun][1](torch.as_tensor(nodes, dtype=torch.float64), alpha).numpy()
     return float(np.sum(weights * values) / np.sqrt(2.0 * np.pi))
 
 
@@ -92,18 +98,18 @@ def symmetric_decorrelation(W: torch.Tensor) -> torch.Tensor:
 def ica_parallel(Z: torch.Tensor, W: torch.Tensor, g, alpha: float, tol: float, max_iter: int):
     r"""All components at once (symmetric FastICA).
 
-    With whitened data ``Z`` (n, k) and rows :math:`w_j` of ``W`` (k, k):
-    :math:`w_j \leftarrow E[z\, g(w_j^\top z)] - E[g'(w_j^\top z)]\, w_j`, then
-    :math:`W \leftarrow (W W^\top)^{-1/2} W`. Stops when every row turned by
-    less than ``tol``: :math:`\max_j \big|\,|w_j^{new} \cdot w_j| - 1\big| < tol`.
+    With whitened signals ``Z`` (k, n), one per row, and rows :math:`w_j` of
+    ``W`` (k, k): :math:`w_j \leftarrow E[z\, g(w_j^\top z)] - E[g'(w_j^\top z)]\, w_j`,
+    then :math:`W \leftarrow (W W^\top)^{-1/2} W`. Stops when every row turned
+    by less than ``tol``: :math:`\max_j \big|\,|w_j^{new} \cdot w_j| - 1\big| < tol`.
 
     Returns ``(W, n_iter, converged)``.
     """
-    n = Z.shape[0]
+    n = Z.shape[1]
     W = symmetric_decorrelation(W)
     for it in range(1, max_iter + 1):
-        gy, gp = g(Z @ W.T, alpha)  # (n, k), (k,)
-        W_new = symmetric_decorrelation(gy.T @ Z / n - gp[:, None] * W)
+        gy, gp = g(W @ Z, alpha)  # (k, n), (k,)
+        W_new = symmetric_decorrelation(gy @ Z.T / n - gp[:, None] * W)
         change = float((torch.abs(torch.sum(W_new * W, dim=1)) - 1.0).abs().max())
         W = W_new
         if change < tol:
@@ -114,11 +120,12 @@ def ica_parallel(Z: torch.Tensor, W: torch.Tensor, g, alpha: float, tol: float, 
 def ica_deflation(Z: torch.Tensor, W: torch.Tensor, g, alpha: float, tol: float, max_iter: int):
     r"""One component at a time, each kept orthogonal to the ones before (Gram-Schmidt).
 
-    Same fixed-point update as :func:`ica_parallel` for a single :math:`w`,
-    followed by :math:`w \leftarrow w - W_{<j}^\top W_{<j} w` and normalisation.
-    Returns ``(W, n_iter, converged)``; ``n_iter`` is the largest count over components.
+    Same fixed-point update as :func:`ica_parallel` for a single :math:`w`
+    (``Z`` is (k, n)), followed by :math:`w \leftarrow w - W_{<j}^\top W_{<j} w`
+    and normalisation. Returns ``(W, n_iter, converged)``; ``n_iter`` is the
+    largest count over components.
     """
-    n, k = Z.shape
+    k, n = Z.shape
     out = torch.zeros_like(W)
     n_iter, converged = 0, True
 
@@ -130,9 +137,8 @@ def ica_deflation(Z: torch.Tensor, W: torch.Tensor, g, alpha: float, tol: float,
         w = orthonormal(W[j], j)
         done = False
         for it in range(1, max_iter + 1):
-            y = Z @ w  # (n,)
-            gy, gp = g(y[:, None], alpha)
-            w_new = orthonormal(Z.T @ gy[:, 0] / n - gp[0] * w, j)
+            gy, gp = g((w @ Z)[None, :], alpha)  # (1, n), (1,)
+            w_new = orthonormal(Z @ gy[0] / n - gp[0] * w, j)
             change = abs(abs(float(w_new @ w)) - 1.0)
             w = w_new
             if change < tol:
@@ -144,6 +150,9 @@ def ica_deflation(Z: torch.Tensor, W: torch.Tensor, g, alpha: float, tol: float,
     return out, n_iter, converged
 
 
+_SADDLE_SAMPLES = 20000
+
+
 def escape_saddles(Z: torch.Tensor, W: torch.Tensor, G, alpha: float, gauss: float):
     r"""Test of saddle points (Tichavský, Koldovský & Oja 2006): rotate pairs that sit on a saddle.
 
@@ -153,26 +162,40 @@ def escape_saddles(Z: torch.Tensor, W: torch.Tensor, G, alpha: float, gauss: flo
     :math:`u, v = (y_i \pm y_j)/\sqrt 2` is compared with them by the negentropy
     estimate :math:`J(y) = (E\,G(y) - E\,G(\nu))^2`; when
     :math:`J(u) + J(v) > J(y_i) + J(y_j)` the two rows of ``W`` are replaced by
-    their rotation (each row at most once per sweep).
+    their rotation (pairs taken by decreasing gain, each row at most once).
 
-    Returns ``(W, rotated)``: the new (k, k) matrix and whether any pair turned.
+    ``Z`` is (k, n); at most ``_SADDLE_SAMPLES`` evenly spaced samples are
+    used (the gain at a saddle is large, a subsample sees it). Returns
+    ``(W, rotated)``: the new (k, k) matrix and whether any pair turned.
     """
-    S = Z @ W.T  # (n, k)
-    J = (G(S, alpha).mean(0) - gauss) ** 2
+    k = W.shape[0]
+    if k < 2:
+        return W, False
+    step = max(1, -(-Z.shape[1] // _SADDLE_SAMPLES))
+    S = W @ Z[:, ::step]  # (k, m)
+    J = (G(S, alpha).mean(-1) - gauss) ** 2  # (k,)
+    i, j = torch.triu_indices(k, k, offset=1, device=W.device)
+    root2 = math.sqrt(2.0)
+    gain = torch.empty(i.shape[0], dtype=W.dtype, device=W.device)
+    per_block = max(1, (1 << 22) // S.shape[1])  # pairs per block: bounded memory
+    for start in range(0, i.shape[0], per_block):
+        a, b = i[start : start + per_block], j[start : start + per_block]
+        U = (S[a] + S[b]) / root2  # (pairs, m)
+        V = (S[a] - S[b]) / root2
+        gain[start : start + per_block] = (
+            (G(U, alpha).mean(-1) - gauss) ** 2 + (G(V, alpha).mean(-1) - gauss) ** 2 - J[a] - J[b]
+        )
     W = W.clone()
     used: set[int] = set()
-    k = W.shape[0]
-    for i in range(k):
-        for j in range(i + 1, k):
-            if i in used or j in used:
-                continue
-            u = (S[:, i] + S[:, j]) / math.sqrt(2.0)
-            v = (S[:, i] - S[:, j]) / math.sqrt(2.0)
-            J_rot = (G(u, alpha).mean() - gauss) ** 2 + (G(v, alpha).mean() - gauss) ** 2
-            if float(J_rot) > float(J[i] + J[j]):
-                wi, wj = W[i].clone(), W[j].clone()
-                W[i], W[j] = (wi + wj) / math.sqrt(2.0), (wi - wj) / math.sqrt(2.0)
-                used.update((i, j))
+    for p in torch.argsort(gain, descending=True).tolist():
+        a, b = int(i[p]), int(j[p])
+        if float(gain[p]) <= 0.0:
+            break
+        if a in used or b in used:
+            continue
+        wa, wb = W[a].clone(), W[b].clone()
+        W[a], W[b] = (wa + wb) / root2, (wa - wb) / root2
+        used.update((a, b))
     return W, bool(used)
 
 
@@ -367,7 +390,7 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         f64 = torch.float64
         mean = torch.as_tensor(pca.mean_, dtype=f64, device=device)
         K = torch.as_tensor(pca.components_ / np.sqrt(pca.explained_variance_)[:, None], dtype=f64, device=device)
-        Z = (as_device_tensor(X, device, f64) - mean) @ K.T  # (n, k), identity covariance
+        Z = K @ (as_device_tensor(X, device, f64) - mean).T  # (k, n): one white signal per row
 
         if self.w_init is None:
             gen = make_generator(self.random_state, device)
@@ -377,8 +400,8 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if W0.shape != (k, k):
                 raise ValueError(f"w_init has shape {tuple(W0.shape)}; it must be ({k}, {k}) (n_components squared).")
         alpha, tol, max_iter = float(self.alpha), float(self.tol), int(self.max_iter)
-        gauss = _gaussian_expectation(G, alpha)
-        with _serial_if_small(device, Z.shape[0] * k * k):
+        gauss = _gaussian_expectation(self.fun, alpha)
+        with _serial_if_small(device, Z.shape[1] * k * k):
             W, n_iter, converged = solve(Z, W0, g, alpha, tol, max_iter)
             for _ in range(k if self.saddle_test and converged else 0):
                 W_rot, rotated = escape_saddles(Z, W, G, alpha, gauss)
@@ -394,7 +417,7 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 stacklevel=2,
             )
         # Order: least Gaussian first. Signs: each mixing column's largest entry positive.
-        negentropy = (G(Z @ W.T, alpha).mean(0) - gauss) ** 2
+        negentropy = (G(W @ Z, alpha).mean(-1) - gauss) ** 2
         W = W[torch.argsort(negentropy, descending=True, stable=True)]
         unmixing = W @ K  # (k, d)
         mixing = torch.linalg.pinv(unmixing)  # (d, k)
