@@ -40,7 +40,9 @@ _LOW_DIMENSIONAL = 3
 
 
 def _is_classifier(model) -> bool:
-    return getattr(model, "_estimator_type", None) == "classifier" or hasattr(model, "predict_proba")
+    from sklearn.base import is_classifier
+
+    return is_classifier(model)
 
 
 def _reconstructor(model):
