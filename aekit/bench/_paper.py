@@ -458,9 +458,9 @@ def rifai2011_cae(ctx: Context) -> PaperResult:
 def ufldl_patches(ctx: Context) -> PaperResult:
     """UFLDL sparse autoencoder on 8 x 8 natural image patches: edge-like filters, scored by Gabor fits.
 
-    The exercise: 10 000 patches, 25 sigmoid hidden units, sigmoid decoder,
-    squared error, ρ = 0.01, β = 3, λ = 1e-4, 400 L-BFGS iterations; it
-    publishes a picture of edge-like filters, not a number. We score the
+    Published: a figure of edge-like filters, no number. The exercise: 10 000
+    patches, 25 sigmoid hidden units, sigmoid decoder, squared error,
+    ρ = 0.01, β = 3, λ = 1e-4, 400 L-BFGS iterations. We score the
     filters by the median R² of a 2-D Gabor fit (:func:`aekit.metrics.fit_gabor`),
     beside the same score of the untrained (random) filters.
 
