@@ -327,8 +327,10 @@ def ufldl_selftaught(ctx: Context) -> PaperResult:
 
     The softmax is scikit-learn's multinomial logistic regression with L-BFGS,
     which minimizes the exercise's cost exactly when ``C = 1 / (λ m)``
-    (m training examples). Deviation: the autoencoder is trained with Adam
-    minibatches (lr 3e-3, batch 128) instead of 400 L-BFGS iterations.
+    (m training examples).
+
+    Deviations: the autoencoder is trained with Adam minibatches (lr 3e-3,
+    batch 128) instead of 400 L-BFGS iterations.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -553,10 +555,10 @@ def format_table(result: PaperResult) -> str:
     for text, ok in result.checks:
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {text}")
     lines += [f"- {note}" for note in result.notes]
-    deviations = (RECIPES[result.recipe].run.__doc__ or "").split("Deviation")
+    deviations = (RECIPES[result.recipe].run.__doc__ or "").split("Deviations:")
     if len(deviations) > 1:  # the recipe's "Deviations: ..." paragraph, without reST markup
         text = re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(deviations[1].split())).replace("``", "`")
-        lines.append("- deviation" + text)
+        lines.append("- deviations:" + text)
     return "\n".join(lines)
 
 
