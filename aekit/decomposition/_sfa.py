@@ -23,6 +23,7 @@ from aekit.decomposition._pca import (
     covariance_eigh,
     default_rtol,
     numerical_rank,
+    symmetric_eigh,
 )
 
 __all__ = ["SFA", "delay_embedding", "quadratic_expansion", "sphering", "slow_directions"]
@@ -92,7 +93,7 @@ def slow_directions(Z: torch.Tensor):
     """
     dZ = Z[1:] - Z[:-1]
     C = dZ.T @ dZ / dZ.shape[0]
-    delta, U = torch.linalg.eigh((C + C.T) / 2)
+    delta, U = symmetric_eigh((C + C.T) / 2)
     return delta.clamp_min(0.0), U.T.contiguous()
 
 
