@@ -26,7 +26,11 @@ SFA on the logistic-map series with a slow driving force (Wiskott 2003):
 >= 0.9); linear SFA outputs white with increasing delta values.
 
     python benchmarks/bench_decomposition.py [--data-home ../shared/data] [--repeats 3]
-        [--device cpu] [--out benchmarks/results/decomposition.md]
+        [--device cpu] [--threads 0] [--skip-mnist-ica] [--out benchmarks/results/decomposition.md]
+
+On a busy machine, ``--threads 1`` runs both libraries on one thread each,
+which keeps the ratios fair (multi-threaded BLAS and OpenMP stall unevenly
+when other processes hold the cores).
 
 Prints a Markdown report and writes it to ``--out`` (date, machine, commit, command).
 """
@@ -34,6 +38,7 @@ Prints a Markdown report and writes it to ``--out`` (date, machine, commit, comm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -49,6 +54,7 @@ from sklearn.decomposition import PCA as SkPCA
 from sklearn.decomposition import FastICA as SkFastICA
 from sklearn.decomposition import IncrementalPCA
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from aekit.datasets import load_mnist, make_ica_mixture, make_sfa_signal
 from aekit.decomposition import PCA, SFA, FastICA, match_sources
@@ -257,9 +263,15 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timing rounds; the best is reported")
     parser.add_argument("--device", default="cpu", help="aekit device: cpu, cuda, auto")
     parser.add_argument("--skip-mnist-ica", action="store_true", help="skip the FastICA timing on MNIST")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch and BLAS threads for both libraries (0: defaults); 1 gives fair ratios on a busy machine")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decomposition.md"))
     args = parser.parse_args(argv)
     torch.set_flush_denormal(True)
+    limits = contextlib.nullcontext()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        limits = threadpool_limits(args.threads)  # NumPy/SciPy BLAS, used by both libraries
 
     X = load_mnist("train", data_home=args.data_home, download=False).X
     lines = [
@@ -271,15 +283,16 @@ def main(argv=None) -> int:
         f"- command: `python {' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))}`",
         "",
     ]
-    for name, run in (
-        ("PCA", lambda: bench_pca(X, args.repeats, args.device, lines)),
-        ("FastICA", lambda: bench_ica(None if args.skip_mnist_ica else X, args.repeats, args.device, lines)),
-        ("SFA", lambda: bench_sfa(args.device, lines)),
-    ):
-        t0 = time.perf_counter()
-        print(f"[{name}] ...", file=sys.stderr, flush=True)
-        run()
-        print(f"[{name}] done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    with limits:
+        for name, run in (
+            ("PCA", lambda: bench_pca(X, args.repeats, args.device, lines)),
+            ("FastICA", lambda: bench_ica(None if args.skip_mnist_ica else X, args.repeats, args.device, lines)),
+            ("SFA", lambda: bench_sfa(args.device, lines)),
+        ):
+            t0 = time.perf_counter()
+            print(f"[{name}] ...", file=sys.stderr, flush=True)
+            run()
+            print(f"[{name}] done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     report = "\n".join(lines)
     print(report)
     out = Path(args.out)

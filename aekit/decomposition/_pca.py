@@ -151,7 +151,7 @@ def _accumulate(X: torch.Tensor, rows: int, shift: torch.Tensor | None):
 # Centring each chunk costs a pass over the data; it is skipped when the
 # data's offset is small against its spread, ||mu||^2 <= _OFFSET_RATIO tr(Sigma):
 # the rounding error of the uncentred Gram matrix then grows by at most a
-# factor 1 + _OFFSET_RATIO (MNIST: ||mu||^2 / tr(Sigma) = 0.6).
+# factor 1 + _OFFSET_RATIO (MNIST: ||mu||^2 / tr(Sigma) = 0.67).
 _OFFSET_RATIO = 3.0
 
 
