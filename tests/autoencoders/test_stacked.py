@@ -236,7 +236,7 @@ def test_module_freezes_decoders_under_a_head_and_names_its_terms(digits):
     terms = net.loss_terms(x, y)
     assert set(terms) == {"classification", "weight_decay"}
     expected = 1e-3 * 0.5 * sum(float(w.detach().square().sum()) for w in net.decayed_weights())
-    assert float(terms["weight_decay"]) == pytest.approx(expected, rel=1e-5)
+    assert float(terms["weight_decay"].detach()) == pytest.approx(expected, rel=1e-5)
     assert len(net.decayed_weights()) == 3  # two encoders and the softmax
 
 

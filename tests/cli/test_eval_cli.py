@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from aekit import io as aio
 from aekit.autoencoders import Autoencoder, DenoisingAutoencoder, StackedAutoencoderClassifier
 from aekit.cli import app
-from aekit.datasets import load_digits, make_corruption
+from aekit.datasets import load_digits
 from aekit.decomposition import PCA
 from aekit.metrics import evaluate, trustworthiness_continuity
 
