@@ -62,3 +62,17 @@ def test_load_refuses_foreign_classes(tmp_path):
     )
     with pytest.raises(ValueError, match="only aekit classes"):
         aio.load(tmp_path / "m")
+
+
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        aio.atomic_write_text(tmp_path / "f.txt", "x")
+        with aio.atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "y").write_text("y")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
