@@ -96,6 +96,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``"salt_and_pepper:0.1"`` (:func:`aekit.datasets.make_corruption`).
     corrupted_weight, uncorrupted_weight : float, default=1.0
         Emphasis α / β of the reconstruction loss on corrupted / other dimensions.
+    center : bool, default=False
+        Subtract the training-data mean before encoding (a pre-encoder offset
+        kept in the module, see ``input_offset`` of :class:`AutoencoderModule`);
+        the output bias starts at the mean. Default of the k-sparse preset.
     optimizer : {"adam", "sgd"}, default="adam"
     learning_rate : float, default=1e-3
     momentum : float, default=0.9
@@ -177,6 +181,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "corruption": [str, None],
         "corrupted_weight": [Interval(Real, 0, None, closed="left")],
         "uncorrupted_weight": [Interval(Real, 0, None, closed="left")],
+        "center": ["boolean"],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -224,6 +229,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         corruption=None,
         corrupted_weight=1.0,
         uncorrupted_weight=1.0,
+        center=False,
         optimizer="adam",
         learning_rate=1e-3,
         momentum=0.9,
@@ -267,6 +273,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.corruption = corruption
         self.corrupted_weight = corrupted_weight
         self.uncorrupted_weight = uncorrupted_weight
+        self.center = center
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -287,8 +294,18 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.verbose = verbose
 
     # ------------------------------------------------------------ building blocks (reused by stacks)
-    def _build_module(self, n_features: int, generator: torch.Generator | None = None) -> AutoencoderModule:
-        """The untrained :class:`AutoencoderModule` these parameters describe, on ``device``."""
+    def _build_module(
+        self, n_features: int, generator: torch.Generator | None = None, input_offset: torch.Tensor | None = None
+    ) -> AutoencoderModule:
+        """The untrained :class:`AutoencoderModule` these parameters describe, on ``device``.
+
+        With ``center``, ``input_offset`` is the training-data mean (zeros, a
+        placeholder that a loaded state overwrites, when not given).
+        """
+        if self.center and input_offset is None:
+            input_offset = torch.zeros(n_features)
+        elif not self.center:
+            input_offset = None
         if self.encoder_activation == "topk":
             if self.k is None:
                 raise ValueError("encoder_activation='topk' needs k (the number of units kept per sample).")
@@ -321,6 +338,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             corruption=self.corruption,
             corrupted_weight=self.corrupted_weight,
             uncorrupted_weight=self.uncorrupted_weight,
+            input_offset=input_offset,
             generator=generator,
             device=resolve_device(self.device),
         )
@@ -372,7 +390,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         seed = seed_from(self.random_state)
         init = torch.Generator().manual_seed(seed_from(np.random.default_rng(seed)))
         self.n_features_in_ = int(X.shape[1])
-        module = self._build_module(self.n_features_in_, generator=init)
+        offset = X.mean(dim=0, dtype=torch.float64).float() if self.center else None
+        module = self._build_module(self.n_features_in_, generator=init, input_offset=offset)
         # random_state=None lets a resumed trainer take the checkpoint's seed
         trainer = self._make_trainer(None if self.random_state is None else seed)
         self.history_ = trainer.fit(module, (X,), None if val_X is None else (val_X,))

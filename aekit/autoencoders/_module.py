@@ -123,6 +123,14 @@ class AutoencoderModule(TrainableModule):
     corrupted_weight, uncorrupted_weight : float
         Emphasis α on corrupted dimensions and β on the others (Vincent et al.
         2010, §4.3); α = β = 1 is the plain loss.
+    input_offset : (d,) tensor or None
+        Pre-encoder offset (a fixed buffer, e.g. the training-data mean): the
+        encoder sees ``x − offset``, and the output bias starts at the offset
+        (its logit for sigmoid outputs), so the model starts from the mean
+        image. Equivalent to a bias reparametrization, but it conditions the
+        optimization: with the k-sparse selection on uncentered data the
+        common mean component decides which units win, and many units never
+        win (dead units). ``None``: no offset.
     generator : torch.Generator or None
         Source of the initial weights (uniform, Glorot bound times the
         activation's gain; biases 0).
@@ -166,6 +174,7 @@ class AutoencoderModule(TrainableModule):
         corruption=None,
         corrupted_weight: float = 1.0,
         uncorrupted_weight: float = 1.0,
+        input_offset: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         device=None,
     ):
@@ -238,6 +247,14 @@ class AutoencoderModule(TrainableModule):
                 act = self.f_out if i == n_layers - 1 else self.f_hidden
                 self.decoder_weights.append(_init_weight(fan_out, fan_in, act, generator, device))
             self.decoder_biases.append(nn.Parameter(torch.zeros(fan_out, device=device)))
+        self.centered = input_offset is not None
+        offset = torch.zeros(sizes[0]) if input_offset is None else torch.as_tensor(input_offset).float().cpu()
+        if offset.shape != (sizes[0],):
+            raise ValueError(f"input_offset must have shape ({sizes[0]},), got {tuple(offset.shape)}.")
+        self.register_buffer("input_offset", offset.to(device))
+        if self.centered:
+            with torch.no_grad():
+                self.decoder_biases[-1].copy_(_output_bias(offset, self.f_out).to(device))
         self.register_buffer("rho_hat", torch.full((sizes[-1],), self.sparsity_target, device=device))
         self.register_buffer("rho_hat_ready", torch.zeros((), dtype=torch.bool, device=device))
 
@@ -263,7 +280,7 @@ class AutoencoderModule(TrainableModule):
     # ------------------------------------------------------------ forward maps
     def _pre_code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(input of the code layer, its pre-activation), both (n, ·)."""
-        a = x
+        a = x - self.input_offset if self.centered else x
         last = len(self.encoder_weights) - 1
         for i in range(last):
             a = self.f_hidden(F.linear(a, self.encoder_weights[i], self.encoder_biases[i]))
@@ -405,6 +422,16 @@ class AutoencoderModule(TrainableModule):
             "mean_activation": total / (n * self.n_components),
             "dead_units": float((peak <= DEAD_THRESHOLD).float().mean()),
         }
+
+
+def _output_bias(offset: torch.Tensor, f_out) -> torch.Tensor:
+    """Output bias whose reconstruction is ``offset``: itself (linear), its logit (sigmoid), else 0."""
+    name = getattr(f_out, "name", None)
+    if name in ("linear", "identity"):
+        return offset
+    if name == "sigmoid":
+        return torch.logit(offset.clamp(1e-3, 1 - 1e-3))
+    return torch.zeros_like(offset)
 
 
 def _upcast(t: torch.Tensor) -> torch.Tensor:

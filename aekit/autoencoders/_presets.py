@@ -60,20 +60,24 @@ class SparseAutoencoder(Autoencoder):
 class KSparseAutoencoder(Autoencoder):
     """k-sparse autoencoder: linear encoder, keep the k largest units per sample.
 
-    ``z = W x + b``, ``h = topk(z, k)``, ``y = Wᵀ h + c`` (tied weights),
-    squared error; ``k`` anneals from ``4 k`` during the first half of
-    training, and ``transform`` keeps ``ceil(k_alpha · k)`` units.
+    ``z = W (x − x̄) + b``, ``h = topk(z, k)``, ``y = Wᵀ h + c`` (tied
+    weights, ``c`` starting at the mean image ``x̄``), squared error; ``k``
+    anneals from ``4 k`` during the first half of training, and ``transform``
+    keeps ``ceil(k_alpha · k)`` units. Centering (``center=True``, the
+    pre-encoder bias of the openai sparse_autoencoder TopK model) keeps units
+    from dying: on MNIST without it a third of the 1000 units were never
+    selected after 200 epochs, with it none after 30.
 
     Defaults that differ from :class:`Autoencoder`: ``encoder_activation="topk"``,
-    ``k=25``, ``k_alpha=3.0``, ``tied_weights=True``. Every other parameter is
-    :class:`Autoencoder`'s.
+    ``k=25``, ``k_alpha=3.0``, ``tied_weights=True``, ``center=True``. Every
+    other parameter is :class:`Autoencoder`'s.
 
     References
     ----------
     Makhzani & Frey, "k-Sparse Autoencoders", ICLR (2014).
     """
 
-    __init__ = _init_with_defaults(encoder_activation="topk", k=25, k_alpha=3.0, tied_weights=True)
+    __init__ = _init_with_defaults(encoder_activation="topk", k=25, k_alpha=3.0, tied_weights=True, center=True)
 
 
 class DenoisingAutoencoder(Autoencoder):

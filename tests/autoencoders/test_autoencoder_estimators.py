@@ -181,3 +181,12 @@ def test_bad_input_gives_clear_errors(digits):
         DenoisingAutoencoder(8, corruption="blur:0.3", max_epochs=1).fit(X)
     with pytest.raises(ValueError, match="needs k"):
         Autoencoder(8, encoder_activation="topk", max_epochs=1).fit(X)
+
+
+def test_center_subtracts_the_training_mean_before_encoding(digits):
+    X, _ = digits
+    est = KSparseAutoencoder(40, k=5, max_epochs=1, random_state=0).fit(X)
+    assert est.center
+    np.testing.assert_allclose(est.module_.input_offset.numpy(), X.mean(axis=0), rtol=1e-5, atol=1e-6)
+    off = Autoencoder(8, max_epochs=1, random_state=0).fit(X)
+    assert not off.module_.centered and not off.module_.input_offset.any()

@@ -233,3 +233,20 @@ def test_labels_in_the_batch_are_ignored():
     m = AutoencoderModule(12, 5, generator=_gen())
     x = _x()
     torch.testing.assert_close(m(x, torch.arange(16))["reconstruction"], m(x)["reconstruction"])
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "cross_entropy"])
+def test_input_offset_centers_the_encoder_and_starts_from_the_mean(loss):
+    x = _x(20)
+    mean = x.mean(0)
+    centered = AutoencoderModule(12, 6, loss=loss, input_offset=mean, generator=_gen(4))
+    plain = AutoencoderModule(12, 6, loss=loss, generator=_gen(4))
+    torch.testing.assert_close(centered.encode(x), plain.encode(x - mean))
+    bias = centered.decoder_biases[-1].detach()
+    if loss == "squared_error":
+        torch.testing.assert_close(bias, mean)
+    else:
+        torch.testing.assert_close(torch.sigmoid(bias), mean.clamp(1e-3, 1 - 1e-3))
+    assert "input_offset" in centered.state_dict()
+    with pytest.raises(ValueError, match="input_offset must have shape \\(12,\\)"):
+        AutoencoderModule(12, 6, input_offset=torch.zeros(5))
