@@ -19,7 +19,7 @@ import typer
 from aekit.cli._app import app
 from aekit.cli._run import default_run_dir, fail, write_run
 
-__all__ = ["MODELS", "parse_sparsity", "parse_emphasis", "train"]
+__all__ = ["MODELS", "parse_sparsity", "parse_emphasis", "summarize_autoencoder", "train"]
 
 MODELS = {
     "autoencoder": "Autoencoder",
@@ -164,7 +164,7 @@ def train(
         fail(str(exc))
     train_seconds = time.perf_counter() - t0
 
-    metrics, figures = _summarize(estimator, X, data.image_shape, seed)
+    metrics, figures = summarize_autoencoder(estimator, X, data.image_shape, seed)
     metrics.update(train_seconds=round(train_seconds, 3), n_samples=int(X.shape[0]))
     write_run(
         out, command=f"train {model}", dataset=dataset, estimator=estimator, metrics=metrics,
@@ -172,8 +172,8 @@ def train(
     )
 
 
-def _summarize(estimator, X, image_shape, seed: int) -> tuple[dict, dict]:
-    """Metrics after training and the run's figures."""
+def summarize_autoencoder(estimator, X, image_shape, seed: int) -> tuple[dict, dict]:
+    """A fitted autoencoder's metrics on ``X`` and its figures (shared by ``aekit train`` and ``aekit demo``)."""
     import numpy as np
     import torch
 

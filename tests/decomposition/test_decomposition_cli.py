@@ -17,7 +17,7 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def test_demo_writes_pca_figures_and_prints_where(tmp_path):
+def test_demo_writes_every_step_and_one_report(tmp_path):
     result = run("demo", "--out", tmp_path / "demo", "-q")
     assert result.exit_code == 0, result.output
     run_dir = tmp_path / "demo" / "pca"
@@ -34,6 +34,27 @@ def test_demo_writes_pca_figures_and_prints_where(tmp_path):
     X = load_digits().X
     np.testing.assert_allclose(pca.explained_variance_ratio_.sum(), 1.0, atol=1e-5)
     assert pca.transform(X).shape == (len(X), pca.n_components_)
+
+    # the denoising sparse autoencoder: KL sparsity holds the mean activation near rho_0, codes are useful
+    ae_dir = tmp_path / "demo" / "autoencoder"
+    ae_metrics = json.loads((ae_dir / "metrics.json").read_text())
+    assert abs(ae_metrics["mean_activation"] - ae_metrics["sparsity_target"]) < 0.02
+    assert ae_metrics["linear_probe_accuracy"] > 0.85 and ae_metrics["dead_units"] == 0.0
+    assert {"filters.png", "reconstructions.png", "history.png"} <= {p.name for p in (ae_dir / "figures").iterdir()}
+    ae = aio.load(ae_dir / "model")
+    assert ae.transform(X[:5]).shape == (5, 100)
+
+    # activation maximization: the starts agree and match the closed form w_i / ||w_i||
+    am = json.loads((tmp_path / "demo" / "activation_maximization" / "metrics.json").read_text())
+    assert am["units"] == 100 and am["fraction_units_cosine_at_least_0.9"] == 1.0
+    assert am["cosine_to_closed_form_min"] > 0.999
+
+    # one report over the three runs, and its path printed
+    report = (tmp_path / "demo" / "report.html").read_text()
+    assert f"report: {tmp_path / 'demo' / 'report.html'}" in result.output
+    for name in ("pca", "autoencoder", "activation_maximization"):
+        assert name in report
+    assert report.count("<img") >= 10
 
 
 def test_fit_pca_run_folder(tmp_path):
