@@ -34,9 +34,6 @@ Writes a Markdown table (date, machine, commit, budget, command) to ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -47,7 +44,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from aekit.autoencoders import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, KSparseAutoencoder
+from aekit.autoencoders import (
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    KSparseAutoencoder,
+)
+from aekit.bench._provenance import git_commit, machine_description
 from aekit.datasets import load_mnist
 
 # name: (estimator class, parameters, epochs at the full budget, target test error or None, published)
@@ -182,15 +185,13 @@ def _latest_rows(sections: list[str]) -> dict[str, str]:
 
 def write_results(path: Path, rows: list[dict], args) -> None:
     """Append this run's section to ``path`` and refresh the latest-result-per-model table."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     settings = "; ".join(f"{r['name']}: {r['cls']}({r['params']})" for r in rows)
     section = "\n".join([
         f"## Run {date}",
         "",
-        f"- machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}",
-        f"- commit: {commit or 'unknown'}",
+        f"- machine: {machine_description()}, device {args.device}",
+        f"- commit: {git_commit()}",
         f"- budget: {args.budget}; precision: {args.precision or 'the Trainer default'}; batch {args.batch_size}",
         f"- command: `python {' '.join(sys.argv)}`",
         f"- settings: {settings}",

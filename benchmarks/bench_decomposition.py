@@ -39,9 +39,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -56,6 +53,7 @@ from sklearn.decomposition import IncrementalPCA
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from aekit.bench._provenance import git_commit, machine_description
 from aekit.datasets import load_mnist, make_ica_mixture, make_sfa_signal
 from aekit.decomposition import PCA, SFA, FastICA, match_sources
 
@@ -232,31 +230,6 @@ def bench_sfa(device: str, lines: list[str]) -> None:
     ]
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"{gpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aekit"], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip() + (" (aekit/ has uncommitted changes)" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default="../shared/data", help="folder holding mnist/ (default ../shared/data)")
@@ -278,8 +251,8 @@ def main(argv=None) -> int:
         "# Decomposition benchmark: aekit vs scikit-learn",
         "",
         f"- date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
-        f"- machine: {machine()}",
-        f"- commit: {commit()}",
+        f"- machine: {machine_description()}",
+        f"- commit: {git_commit()}",
         f"- command: `python {' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))}`",
         "",
     ]

@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -51,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from aekit.bench._provenance import git_commit, machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPARITY_TARGET = 1e-3
@@ -71,31 +71,6 @@ def best_times(fns: dict, repeats: int) -> tuple[dict, dict]:
             results[name] = fn()
             times[name].append(time.perf_counter() - t0)
     return {name: min(ts) for name, ts in times.items()}, results
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"{gpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aekit"], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip() + (" (aekit/ has uncommitted changes)" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def peak_rss_bytes() -> int:
@@ -209,8 +184,8 @@ def report(rows: list[dict], large: dict, args, n_small: int) -> str:
         "# Manifold learning: aekit vs scikit-learn",
         "",
         f"- date: {now}",
-        f"- machine: {machine()}",
-        f"- commit: {commit()}",
+        f"- machine: {machine_description()}",
+        f"- commit: {git_commit()}",
         f"- command: `python benchmarks/bench_manifold.py {' '.join(args)}`",
         "",
         f"## {n_small}-point swiss roll (float64), same settings in both libraries",

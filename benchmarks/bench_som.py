@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -41,33 +39,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aekit.bench._provenance import git_commit, machine_description
 from aekit.datasets import load_mnist, make_s_curve, make_swiss_roll
 from aekit.io import atomic_write_text
 from aekit.manifold import SOM, CurvilinearComponentAnalysis, PrincipalCurve
 from aekit.metrics import quantization_error, topographic_error, trustworthiness_continuity
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
-        f"Python {platform.python_version()}"
-    )
-
-
-def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
 
 
 def time_fit(make, X, repeats: int):
@@ -247,8 +225,8 @@ def main() -> None:
         "# SOM, CCA and principal curve benchmarks",
         "",
         f"- date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
-        f"- machine: {machine()}",
-        f"- commit: {commit()}",
+        f"- machine: {machine_description()}",
+        f"- commit: {git_commit()}",
         f"- load average at start (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())}",
         f"- command: `python benchmarks/bench_som.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",

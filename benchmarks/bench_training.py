@@ -29,8 +29,6 @@ against the plain step, and the generic Jacobian path beside it.
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.bench._provenance import git_commit, machine_description
 from aekit.training import Trainer
 
 D, H, B = 784, 1000, 128
@@ -161,27 +160,6 @@ def step_time(module, X: torch.Tensor, steps: int) -> float:
 
 
 # ---------------------------------------------------------------- report
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{model}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
@@ -203,7 +181,7 @@ def main() -> None:
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     X = load_images(args.data_home, args.samples)
-    print(f"# {machine()}; {len(X)} MNIST rows, batch {B}, {args.epochs} epoch(s) per run, best of {args.repeats}, "
+    print(f"# {machine_description()}; {len(X)} MNIST rows, batch {B}, {args.epochs} epoch(s) per run, best of {args.repeats}, "
           f"{args.clock} clock")
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16)
@@ -271,8 +249,8 @@ def main() -> None:
     print()
     print(report)
     header = (
-        f"# Training throughput\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, commit {commit()}\n\n"
-        f"Machine: {machine()}\n\nCommand: `python benchmarks/bench_training.py "
+        f"# Training throughput\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, commit {git_commit()}\n\n"
+        f"Machine: {machine_description()}\n\nCommand: `python benchmarks/bench_training.py "
         f"--samples {args.samples} --epochs {args.epochs} --repeats {args.repeats}"
         f"{' --compile' if args.compile else ''}{' --no-flush' if args.no_flush else ''}"
         f"{f' --threads {args.threads}' if args.threads else ''} --clock {args.clock}`\n\n"

@@ -25,10 +25,7 @@ float32`` runs the same recipe without it.
 
 from __future__ import annotations
 
-import os
-import platform
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +36,7 @@ import numpy as np
 import torch
 
 from aekit import io as aio
+from aekit.bench._provenance import git_commit, machine_description
 
 __all__ = [
     "BUDGETS",
@@ -566,31 +564,6 @@ def format_table(result: PaperResult) -> str:
     return "\n".join(lines)
 
 
-def machine_description() -> str:
-    """CPU model, core count, torch threads and version (and the GPU when one is used)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
-    if torch.cuda.is_available():
-        desc += f", GPU {torch.cuda.get_device_name(0)}"
-    return desc
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 _HEADER = (
     "# Paper reproductions\n\n"
     "Written by `aekit bench paper NAME --budget BUDGET`: one section per recipe and budget, replaced by the\n"
@@ -609,7 +582,7 @@ def update_results_file(path, result: PaperResult, command: str) -> Path:
         start,
         f"## {result.recipe} (budget {result.budget}): {result.title}",
         "",
-        f"- date: {stamp}; commit: {_commit()}; machine: {machine_description()}",
+        f"- date: {stamp}; commit: {git_commit()}; machine: {machine_description()}",
         f"- command: `{command}`",
         "",
         format_table(result),
