@@ -560,7 +560,7 @@ def format_table(result: PaperResult) -> str:
     deviations = (RECIPES[result.recipe].run.__doc__ or "").split("Deviations:")
     if len(deviations) > 1:  # the recipe's "Deviations: ..." paragraph, without reST markup
         text = re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(deviations[1].split())).replace("``", "`")
-        lines.append("- deviations:" + text)
+        lines.append("- deviations: " + text)
     return "\n".join(lines)
 
 
