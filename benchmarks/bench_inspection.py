@@ -1,6 +1,7 @@
 """What a stacked denoising autoencoder learned on MNIST: filters and activation maximization.
 
-Trains two DenoisingAutoencoders greedily (layer 2 on layer 1's codes), then
+Trains a StackedAutoencoder of two DenoisingAutoencoders greedily (layer 2 on
+layer 1's clean codes; optionally KL-sparse layer 1), then
 maximizes every unit of both layers over inputs of norm rho (the mean norm of
 an MNIST image) from several random starts, as one batched run per layer, and
 prints the distribution of the mean pairwise cosine similarity between the
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aekit.autoencoders import AutoencoderModule, DenoisingAutoencoder
+from aekit.autoencoders import AutoencoderModule, DenoisingAutoencoder, StackedAutoencoder
 from aekit.cli._run import write_run
 from aekit.datasets import load_mnist
 from aekit.inspection import activation_maximization, preferred_inputs
@@ -107,8 +108,11 @@ def main() -> None:
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default="benchmarks/results/inspection-run")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # saturated sigmoids
 
     data = load_mnist("train", data_home=args.data_home)
@@ -122,17 +126,18 @@ def main() -> None:
                   random_state=args.seed, device=args.device)
     sparse = dict(sparsity_weight=args.sparsity, sparsity_target=args.sparsity_target) if args.sparsity > 0 else {}
     t0 = time.perf_counter()
-    dae1 = DenoisingAutoencoder(n_components=args.hidden[0], **common, **sparse).fit(X)
-    H1 = dae1.transform(X)
+    # greedy layer-wise pretraining: layer 2 learns from layer 1's clean codes (no fine-tuning here)
+    stack = StackedAutoencoder([
+        DenoisingAutoencoder(n_components=args.hidden[0], **common, **sparse),
+        DenoisingAutoencoder(n_components=args.hidden[1], **common),
+    ]).fit(X)
     t1 = time.perf_counter()
-    dae2 = DenoisingAutoencoder(n_components=args.hidden[1], **common).fit(H1)
-    t2 = time.perf_counter()
-    print(f"layer 1: {args.hidden[0]} units, {args.epochs} epochs, {t1 - t0:.1f} s, "
-          f"final loss {dae1.history_[-1]['loss']:.3f}")
-    print(f"layer 2: {args.hidden[1]} units, {args.epochs} epochs, {t2 - t1:.1f} s, "
-          f"final loss {dae2.history_[-1]['loss']:.3f}")
+    history1, history2 = stack.history_["pretraining"]
+    for i, history in enumerate((history1, history2)):
+        print(f"layer {i + 1}: {args.hidden[i]} units, {len(history)} epochs, final loss {history[-1]['loss']:.3f}")
+    print(f"pretraining: {t1 - t0:.1f} s")
 
-    m1, m2 = dae1.module_.eval(), dae2.module_.eval()
+    m1, m2 = (layer.eval() for layer in stack.module_.layers)
     W1_all = m1.encoder_weights[0].detach().cpu().numpy()
     learned = neighbour_correlation(W1_all, (28, 28))
     # the initialization is i.i.d. uniform (Glorot): the same statistic on such a matrix
@@ -190,14 +195,15 @@ def main() -> None:
         ),
         "reconstructions": plot_reconstructions(X[:10], recon, (28, 28), corrupted=corrupted.numpy()),
         "mean_activation_layer1": plot_activation_histogram(codes),
-        "training_curves_layer1": plot_history(dae1.history_),
-        "training_curves_layer2": plot_history(dae2.history_),
+        "training_curves_layer1": plot_history(history1),
+        "training_curves_layer2": plot_history(history2),
     }
     out = Path(args.out)
     write_run(
         out, command="benchmarks/bench_inspection.py", dataset=f"mnist[:{X.shape[0]}]", metrics=metrics,
-        figures=figures, history=dae1.history_, started=t0,
-        extra={"estimator": "DenoisingAutoencoder x2 (greedy)", "params": {**common, "hidden": list(args.hidden)}},
+        figures=figures, history=history1, started=t0,
+        extra={"estimator": "StackedAutoencoder (2 DenoisingAutoencoders, greedy)",
+               "params": {**common, **sparse, "hidden": list(args.hidden)}},
     )
     print(f"run folder: {out}")
 
