@@ -6,15 +6,11 @@ dataset knows its sources; slowness and driving-force recovery for SFA),
 draws the figures and writes the run folder (model as safetensors + JSON,
 metrics.json, figures/*.png, report.html), then prints where it is.
 
-The helpers here (:func:`steps`, :class:`StepError`, ``_load``, ``_fit``,
-``_finish``, :func:`run_fit` and the shared options) serve the other
-``aekit fit`` commands too.
+What every ``aekit fit`` command shares lives in :mod:`aekit.cli._fit_common`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -22,9 +18,18 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._run import default_run_dir, fail, write_run
+from aekit.cli._fit_common import (
+    DATA_HOME,
+    DATASET,
+    DEVICE,
+    N_SAMPLES,
+    OUT,
+    QUIET,
+    run_fit,
+)
+from aekit.cli._run import fail
 
-__all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary", "steps", "StepError", "run_fit"]
+__all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary"]
 
 _COMPONENTS_HELP = "Number of components (int), or for PCA the fraction of variance to keep (e.g. 0.95)."
 
@@ -46,64 +51,6 @@ def parse_n_components(text: Optional[str], *, allow_fraction: bool):
     if not 0.0 < value < 1.0:
         raise ValueError(f"--n-components {text!r}: a fraction of variance must lie strictly between 0 and 1.")
     return value
-
-
-class StepError(Exception):
-    """A user-facing failure inside :func:`steps`: reported once the progress bar is gone."""
-
-
-@contextlib.contextmanager
-def steps(names: list[str], *, quiet: bool):
-    """A progress bar over the named stages of a command; yields ``advance(name)``.
-
-    A :class:`StepError` raised inside closes the bar, then exits with its
-    message (no traceback).
-    """
-    from tqdm.auto import tqdm
-
-    bar = None if quiet else tqdm(total=len(names), unit="step", leave=False)
-    done = -1
-
-    def advance(name: str) -> None:
-        nonlocal done
-        done += 1
-        if bar is not None:
-            bar.update(done - bar.n)
-            bar.set_description_str(name)
-
-    try:
-        yield advance
-    except StepError as exc:
-        if bar is not None:
-            bar.close()
-            bar = None
-        fail(str(exc))
-    finally:
-        if bar is not None:
-            bar.update(len(names) - bar.n)
-            bar.close()
-
-
-def _load(dataset: str, data_home: Optional[Path], n_samples: Optional[int]):
-    from aekit.datasets import get_dataset
-
-    try:
-        data = get_dataset(dataset, **({} if data_home is None else {"data_home": data_home}))
-    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
-        raise StepError(str(exc)) from None
-    if n_samples is not None and n_samples < 1:
-        raise StepError(f"--n-samples must be >= 1, got {n_samples}.")
-    X = data.X if n_samples is None else data.X[:n_samples]
-    return data, X
-
-
-def _fit(estimator, X):
-    t0 = time.perf_counter()
-    try:
-        estimator.fit(X)
-    except (ValueError, TypeError) as exc:
-        raise StepError(str(exc)) from None
-    return time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------- summaries (metrics + figures)
@@ -199,38 +146,6 @@ def sfa_summary(sfa, X, data) -> tuple[dict, dict]:
 
 
 # ---------------------------------------------------------------- commands
-_DATASET = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path.")
-_DATA_HOME = typer.Option(None, "--data-home", help="Dataset cache root (MNIST).")
-_N_SAMPLES = typer.Option(None, "--n-samples", help="Fit on the first N samples only.")
-_DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto.")
-_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-_OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/fit-METHOD-<time>).")
-
-
-def _finish(out, method, dataset, estimator, metrics, figures, fit_seconds, X, started) -> None:
-    """Add the fit's size and time to ``metrics``, write the run folder, print where it is."""
-    metrics.update(fit_seconds=round(fit_seconds, 4), n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
-    write_run(out, command=f"fit {method}", dataset=dataset, estimator=estimator, metrics=metrics,
-              figures=figures, started=started)
-    typer.echo(f"run folder: {out}")
-
-
-def run_fit(method: str, estimator, summarize, *, dataset, data_home, n_samples, quiet, out) -> None:
-    """Load, fit, summarise (``summarize(estimator, X, data) -> (metrics, figures)``), write the run folder."""
-    started = time.perf_counter()
-    out = out if out is not None else default_run_dir(f"fit-{method}")
-    name = type(estimator).__name__
-    with steps(["loading data", f"fitting {name}", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
-        step("loading data")
-        data, X = _load(dataset, data_home, n_samples)
-        step(f"fitting {name}")
-        seconds = _fit(estimator, X)
-        step("measuring and drawing")
-        metrics, figures = summarize(estimator, X, data)
-        step("writing run folder")
-        _finish(out, method, dataset, estimator, metrics, figures, seconds, X, started)
-
-
 def _components(text: Optional[str], *, allow_fraction: bool):
     try:
         return parse_n_components(text, allow_fraction=allow_fraction)
@@ -240,14 +155,14 @@ def _components(text: Optional[str], *, allow_fraction: bool):
 
 @fit_app.command("pca")
 def fit_pca(
-    dataset: str = _DATASET,
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    dataset: str = DATASET,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help=_COMPONENTS_HELP),
     whiten: bool = typer.Option(False, "--whiten", help="Scale the projections to unit variance."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Principal component analysis: scree plot, eigen-images, reconstructions, explained variance."""
     from aekit.decomposition import PCA
@@ -260,17 +175,17 @@ def fit_pca(
 @fit_app.command("ica")
 def fit_ica(
     dataset: str = typer.Option("ica-mixture", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help="Number of sources."),
     algorithm: str = typer.Option("parallel", "--algorithm", help="parallel | deflation"),
     fun: str = typer.Option("logcosh", "--fun", help="Contrast: logcosh | exp | cube"),
     max_iter: int = typer.Option(200, "--max-iter"),
     tol: float = typer.Option(1e-4, "--tol"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Independent component analysis (FastICA): sources, and their recovery when the truth is known."""
     from aekit.decomposition import FastICA
@@ -284,15 +199,15 @@ def fit_ica(
 @fit_app.command("sfa")
 def fit_sfa(
     dataset: str = typer.Option("sfa-signal", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help="Number of slow features."),
     degree: int = typer.Option(2, "--degree", help="1: linear SFA, 2: quadratic expansion."),
     embedding_dim: int = typer.Option(3, "--embedding-dim", help="Time frames stacked by the delay embedding."),
     delay: int = typer.Option(1, "--delay", help="Steps between stacked frames."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Slow feature analysis: slowest outputs, their Δ values, and the driving force when it is known."""
     from aekit.decomposition import SFA

@@ -20,7 +20,7 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._fit_decomposition import _DATA_HOME, _DEVICE, _N_SAMPLES, _OUT, _QUIET, StepError, run_fit
+from aekit.cli._fit_common import DATA_HOME, DEVICE, N_SAMPLES, OUT, QUIET, run_fit
 
 __all__ = ["embedding_scores", "isomap_summary", "lle_summary", "kpca_summary"]
 
@@ -104,8 +104,8 @@ def _check_landmarks(n_landmarks: Optional[int]) -> None:
 @fit_app.command("isomap")
 def fit_isomap(
     dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     n_neighbors: Optional[int] = typer.Option(10, "--n-neighbors", help="Neighbours per point in the k-NN graph."),
     radius: Optional[float] = typer.Option(None, "--radius", help="Use an epsilon-ball graph instead of k-NN."),
@@ -114,9 +114,9 @@ def fit_isomap(
     path_method: str = typer.Option("auto", "--path-method", help="auto | FW (Floyd-Warshall) | D (Dijkstra)"),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Isomap (exact or landmark): the embedding, trustworthiness and the residual-variance curve."""
     from aekit.manifold import Isomap
@@ -127,24 +127,24 @@ def fit_isomap(
         n_landmarks=n_landmarks, landmark_method=landmark_method, path_method=path_method,
         eigen_solver=eigen_solver, random_state=seed, device=device,
     )
-    run_fit("isomap", iso, _guard(isomap_summary), dataset=dataset, data_home=data_home, n_samples=n_samples,
+    run_fit("isomap", iso, isomap_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
             quiet=quiet, out=out)
 
 
 @fit_app.command("lle")
 def fit_lle(
     dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     n_neighbors: int = typer.Option(12, "--n-neighbors", help="Neighbours that rebuild each point."),
     reg: float = typer.Option(1e-3, "--reg", help="Regularization relative to the local Gram trace."),
     method: str = typer.Option("standard", "--method", help="standard | modified"),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | arpack | dense"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Locally linear embedding: the embedding, its trustworthiness and reconstruction cost."""
     from aekit.manifold import LocallyLinearEmbedding
@@ -153,15 +153,15 @@ def fit_lle(
         n_neighbors=n_neighbors, n_components=n_components, reg=reg, method=method, eigen_solver=eigen_solver,
         random_state=seed, device=device,
     )
-    run_fit("lle", lle, _guard(lle_summary), dataset=dataset, data_home=data_home, n_samples=n_samples,
+    run_fit("lle", lle, lle_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
             quiet=quiet, out=out)
 
 
 @fit_app.command("kpca")
 def fit_kpca(
     dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Number of kernel principal components."),
     kernel: str = typer.Option("rbf", "--kernel", help="rbf | poly | sigmoid | cosine | linear"),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="Kernel width (default 1 / n_features)."),
@@ -174,9 +174,9 @@ def fit_kpca(
     alpha: float = typer.Option(1.0, "--alpha", help="Ridge of the pre-image regression."),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Kernel PCA (exact or Nystrom): the embedding, eigenvalues, trustworthiness and pre-image error."""
     from aekit.manifold import KernelPCA
@@ -187,17 +187,5 @@ def fit_kpca(
         fit_inverse_transform=fit_inverse_transform, alpha=alpha, eigen_solver=eigen_solver, random_state=seed,
         device=device,
     )
-    run_fit("kpca", kpca, _guard(kpca_summary), dataset=dataset, data_home=data_home, n_samples=n_samples,
+    run_fit("kpca", kpca, kpca_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
             quiet=quiet, out=out)
-
-
-def _guard(summary):
-    """Report a ValueError of a summary (e.g. too few samples for a metric) as a clean CLI error."""
-
-    def run(estimator, X, data):
-        try:
-            return summary(estimator, X, data)
-        except ValueError as exc:
-            raise StepError(str(exc)) from None
-
-    return run

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -20,19 +19,7 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._fit_decomposition import (
-    _DATA_HOME,
-    _DEVICE,
-    _N_SAMPLES,
-    _OUT,
-    _QUIET,
-    StepError,
-    _finish,
-    _fit,
-    _load,
-    steps,
-)
-from aekit.cli._run import default_run_dir
+from aekit.cli._fit_common import DATA_HOME, DEVICE, N_SAMPLES, OUT, QUIET, run_fit
 
 __all__ = ["som_summary", "cca_summary", "pcurve_summary", "unit_label_purity"]
 
@@ -159,29 +146,11 @@ def _spearman(a, b) -> float:
 
 
 # ---------------------------------------------------------------- commands
-def _run(method: str, estimator, dataset, data_home, n_samples, quiet, out, summary) -> None:
-    started = time.perf_counter()
-    out = out if out is not None else default_run_dir(f"fit-{method}")
-    name = type(estimator).__name__
-    with steps(["loading data", f"fitting {name}", "measuring and drawing", "writing run folder"], quiet=quiet) as step:
-        step("loading data")
-        data, X = _load(dataset, data_home, n_samples)
-        step(f"fitting {name}")
-        seconds = _fit(estimator, X)
-        step("measuring and drawing")
-        try:
-            metrics, figures = summary(estimator, X, data)
-        except ValueError as exc:
-            raise StepError(str(exc)) from None
-        step("writing run folder")
-        _finish(out, method, dataset, estimator, metrics, figures, seconds, X, started)
-
-
 @fit_app.command("som")
 def fit_som(
     dataset: str = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     rows: int = typer.Option(10, "--rows", help="Map rows."),
     cols: int = typer.Option(10, "--cols", help="Map columns."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Initial neighbourhood width (default max(rows, cols) / 2)."),
@@ -195,9 +164,9 @@ def fit_som(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Stream the data in chunks of this many rows."),
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (BMU search)"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Self-organizing map: U-matrix, hit map, codebook, quantization and topographic errors."""
     from aekit.manifold import SOM
@@ -207,14 +176,15 @@ def fit_som(
         topology=topology, algorithm=algorithm, max_iter=max_iter, init=init, batch_size=batch_size,
         precision=precision, random_state=seed, device=device,
     )
-    _run("som", som, dataset, data_home, n_samples, quiet, out, lambda est, X, data: som_summary(est, X, data, seed=seed))
+    run_fit("som", som, lambda est, X, data: som_summary(est, X, data, seed=seed), dataset=dataset,
+            data_home=data_home, n_samples=n_samples, quiet=quiet, out=out)
 
 
 @fit_app.command("cca")
 def fit_cca(
     dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     neighborhood: str = typer.Option("exponential", "--neighborhood", help="exponential | step"),
     metric: str = typer.Option("euclidean", "--metric", help="euclidean (CCA) | geodesic (curvilinear distance analysis)"),
@@ -224,9 +194,9 @@ def fit_cca(
     n_prototypes: int = typer.Option(2000, "--n-prototypes", help="Run on this many prototypes when there are more samples."),
     quantizer: str = typer.Option("kmeans", "--quantizer", help="kmeans | random"),
     seed: int = typer.Option(0, "--seed", help="random_state."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Curvilinear component analysis: the embedding and its trustworthiness."""
     from aekit.manifold import CurvilinearComponentAnalysis
@@ -236,24 +206,26 @@ def fit_cca(
         learning_rate=learning_rate,
         n_prototypes=n_prototypes, quantizer=quantizer, random_state=seed, device=device,
     )
-    _run("cca", cca, dataset, data_home, n_samples, quiet, out, cca_summary)
+    run_fit("cca", cca, cca_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
+            quiet=quiet, out=out)
 
 
 @fit_app.command("pcurve")
 def fit_pcurve(
     dataset: str = typer.Option("s-curve", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = _DATA_HOME,
-    n_samples: Optional[int] = _N_SAMPLES,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     span: float = typer.Option(0.3, "--span", help="Fraction of samples in each local linear fit."),
     n_nodes: int = typer.Option(100, "--n-nodes", help="Vertices of the polyline."),
     max_iter: int = typer.Option(50, "--max-iter"),
     tol: float = typer.Option(1e-4, "--tol", help="Relative change of the mean squared distance to stop."),
-    device: str = _DEVICE,
-    quiet: bool = _QUIET,
-    out: Optional[Path] = _OUT,
+    device: str = DEVICE,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
 ) -> None:
     """Principal curve (Hastie & Stuetzle): the curve, and its distance to the data against the first PC's."""
     from aekit.manifold import PrincipalCurve
 
     pc = PrincipalCurve(span=span, n_nodes=n_nodes, max_iter=max_iter, tol=tol, device=device)
-    _run("pcurve", pc, dataset, data_home, n_samples, quiet, out, pcurve_summary)
+    run_fit("pcurve", pc, pcurve_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
+            quiet=quiet, out=out)
