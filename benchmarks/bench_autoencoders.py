@@ -60,7 +60,7 @@ from aekit.datasets import load_mnist
 # 10 epochs); lambda = 1 beat 0.1 for the contraction (the loss is summed over the 784 pixels, so the
 # penalty needs a larger weight than with per-pixel means). The k-sparse model is best trained briefly:
 # 15 epochs at a constant rate reached 1.52% validation error (50 000 images, C = 1) against 1.81%
-# after 200 epochs with a cosine schedule, whose longer training specializes the units.
+# after 200 epochs with a cosine schedule.
 MODELS = {
     "ksparse": (
         KSparseAutoencoder,
