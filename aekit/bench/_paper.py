@@ -385,11 +385,17 @@ def makhzani_ksparse(ctx: Context) -> PaperResult:
     α·k = 75 largest units; a softmax (logistic regression) is trained on
     the frozen features with early stopping on the validation images.
 
-    Deviations: Adam instead of momentum SGD, and fewer epochs (full: 150).
+    Deviations: Adam instead of momentum SGD, and a short schedule: 15 epochs
+    at both budgets (the full budget trains the softmax longer). Chosen on
+    validation error: with Adam, longer training keeps lowering the
+    reconstruction error but makes the codes worse for the classifier
+    (logistic regression on the codes: 1.52 % validation error after 15 epochs
+    against 1.81 % after 200, in benchmarks/bench_autoencoders.py; this recipe
+    with 150 epochs: 2.07 % test error).
     """
     s = ctx.splits
     b = _pick(ctx, {"smoke": dict(units=64, k=5, epochs=2, head=3), "fast": dict(units=1000, k=25, epochs=15, head=30),
-                    "full": dict(units=1000, k=25, epochs=150, head=100)})
+                    "full": dict(units=1000, k=25, epochs=15, head=100)})
     from aekit.autoencoders import KSparseAutoencoder, StackedAutoencoderClassifier
 
     layer = KSparseAutoencoder(b["units"], k=b["k"], k_alpha=3.0, max_epochs=b["epochs"], learning_rate=1e-3,
@@ -510,7 +516,7 @@ RECIPES: dict[str, Recipe] = {
     "vincent2010-sda3": Recipe("vincent2010-sda3", "Vincent et al. 2010, SdA-3", vincent2010_sda3, "about 40 minutes"),
     "ufldl-stacked": Recipe("ufldl-stacked", "UFLDL stacked autoencoder", ufldl_stacked, "about 20 minutes"),
     "ufldl-selftaught": Recipe("ufldl-selftaught", "UFLDL self-taught learning", ufldl_selftaught, "about 10 minutes"),
-    "makhzani-ksparse": Recipe("makhzani-ksparse", "Makhzani & Frey 2014, k-sparse", makhzani_ksparse, "about 40 minutes"),
+    "makhzani-ksparse": Recipe("makhzani-ksparse", "Makhzani & Frey 2014, k-sparse", makhzani_ksparse, "about 5 minutes"),
     "rifai2011-cae": Recipe("rifai2011-cae", "Rifai et al. 2011, CAE", rifai2011_cae, "about 25 minutes"),
     "ufldl-patches": Recipe("ufldl-patches", "UFLDL sparse autoencoder on patches", ufldl_patches, "about 10 minutes"),
 }
