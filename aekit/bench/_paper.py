@@ -212,21 +212,25 @@ def vincent2010_sda3(ctx: Context) -> PaperResult:
     softmax on the frozen top codes (Adam 1e-3, 10 epochs: a gently trained
     head fine-tuned to 1.46-1.55 % over three seeds, one trained by the
     fine-tuning's SGD to 1.74-2.35 %); then the whole 784-1000-1000-1000-10
-    network is fine-tuned by SGD with momentum 0.9 (lr 0.3, batch 128, cosine
-    decay to 0), keeping the epoch with the lowest validation loss. The fast
-    budget keeps all three layers (10 pretraining epochs each, 20 of fine-tuning).
+    network is fine-tuned by SGD with momentum 0.9 (cosine decay to 0),
+    keeping the epoch with the lowest validation loss. The fast budget keeps
+    all three layers (10 pretraining epochs each, 20 of fine-tuning at lr 0.3,
+    batch 128); the full budget fine-tunes with smaller minibatches, closer
+    to the paper's per-example SGD (lr 0.1, batch 32: 1.52 % validation error
+    against 1.68 % for lr 0.3, batch 128, on the same fast-budget
+    pretraining; float32 instead of bfloat16 and weight decay 1e-4 did not help).
 
     Deviations: Adam minibatches for pretraining instead of per-example SGD;
-    momentum-SGD minibatches with a cosine schedule for fine-tuning instead of
-    per-example SGD at a constant rate; fixed epoch counts (full: 40 per layer,
-    60 of fine-tuning) where the paper selected them, with its other
+    momentum-SGD minibatches (128 fast, 32 full) with a cosine schedule for
+    fine-tuning instead of per-example SGD at a constant rate; fixed epoch
+    counts (full: 40 per layer, 60 of fine-tuning) where the paper selected them, with its other
     hyperparameters, on the validation set.
     """
     s = ctx.splits
     b = _pick(ctx, {
-        "smoke": dict(units=32, pre=1, head=2, ft=2),
-        "fast": dict(units=1000, pre=10, head=10, ft=20),
-        "full": dict(units=1000, pre=40, head=10, ft=60),
+        "smoke": dict(units=32, pre=1, head=2, ft=2, lr=0.3, batch=128),
+        "fast": dict(units=1000, pre=10, head=10, ft=20, lr=0.3, batch=128),
+        "full": dict(units=1000, pre=40, head=10, ft=60, lr=0.1, batch=32),
     })
     from aekit.autoencoders import DenoisingAutoencoder, StackedAutoencoderClassifier
 
@@ -237,8 +241,9 @@ def vincent2010_sda3(ctx: Context) -> PaperResult:
     ]
     clf = StackedAutoencoderClassifier(
         layers, fine_tune=False, head_max_epochs=b["head"], head_optimizer="adam", head_learning_rate=1e-3,
-        max_epochs=b["ft"], optimizer="sgd", learning_rate=0.3, momentum=0.9, batch_size=128, lr_schedule="cosine",
-        early_stopping=True, n_iter_no_change=b["ft"], random_state=ctx.seed, verbose=ctx.verbose, **ctx.common(),
+        max_epochs=b["ft"], optimizer="sgd", learning_rate=b["lr"], momentum=0.9, batch_size=b["batch"],
+        lr_schedule="cosine", early_stopping=True, n_iter_no_change=b["ft"], random_state=ctx.seed, verbose=ctx.verbose,
+        **ctx.common(),
     )
     r = _pretrain_then_fine_tune(clf, s)
     err_before, err_after = 1.0 - r["before"], 1.0 - r["after"]
@@ -257,8 +262,8 @@ def vincent2010_sda3(ctx: Context) -> PaperResult:
     return PaperResult(
         "vincent2010-sda3", ctx.budget, "Vincent et al. 2010: stacked denoising autoencoder (3 x 1000)",
         f"{b['units']}-unit layers x 3, {b['pre']} pretraining epochs per layer (Adam 1e-3), softmax {b['head']} "
-        f"epochs (Adam 1e-3, cosine), fine-tuning {b['ft']} epochs (SGD 0.3, momentum 0.9, cosine; best validation "
-        "epoch kept)",
+        f"epochs (Adam 1e-3, cosine), fine-tuning {b['ft']} epochs (SGD {b['lr']}, batch {b['batch']}, momentum 0.9, "
+        "cosine; best validation epoch kept)",
         rows, checks, [_epochs_note(r)],
     )
 
