@@ -518,11 +518,11 @@ def ufldl_patches(ctx: Context) -> PaperResult:
 
 
 RECIPES: dict[str, Recipe] = {
-    "vincent2010-sda3": Recipe("vincent2010-sda3", "Vincent et al. 2010, SdA-3", vincent2010_sda3, "about 40 minutes"),
-    "ufldl-stacked": Recipe("ufldl-stacked", "UFLDL stacked autoencoder", ufldl_stacked, "about 20 minutes"),
+    "vincent2010-sda3": Recipe("vincent2010-sda3", "Vincent et al. 2010, SdA-3", vincent2010_sda3, "about 25 minutes"),
+    "ufldl-stacked": Recipe("ufldl-stacked", "UFLDL stacked autoencoder", ufldl_stacked, "about 5 minutes"),
     "ufldl-selftaught": Recipe("ufldl-selftaught", "UFLDL self-taught learning", ufldl_selftaught, "about 10 minutes"),
     "makhzani-ksparse": Recipe("makhzani-ksparse", "Makhzani & Frey 2014, k-sparse", makhzani_ksparse, "about 5 minutes"),
-    "rifai2011-cae": Recipe("rifai2011-cae", "Rifai et al. 2011, CAE", rifai2011_cae, "about 25 minutes"),
+    "rifai2011-cae": Recipe("rifai2011-cae", "Rifai et al. 2011, CAE", rifai2011_cae, "about 8 minutes"),
     "ufldl-patches": Recipe("ufldl-patches", "UFLDL sparse autoencoder on patches", ufldl_patches, "about 10 minutes"),
 }
 
