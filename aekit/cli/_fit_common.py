@@ -18,7 +18,10 @@ import typer
 
 from aekit.cli._run import default_run_dir, fail, write_run
 
-__all__ = ["StepError", "steps", "run_fit", "DATASET", "DATA_HOME", "N_SAMPLES", "DEVICE", "QUIET", "OUT"]
+__all__ = [
+    "StepError", "steps", "run_fit",
+    "DATASET", "MANIFOLD_DATASET", "DATA_HOME", "N_SAMPLES", "DEVICE", "QUIET", "OUT", "SEED",
+]
 
 
 class StepError(Exception):
@@ -79,12 +82,15 @@ def _fit(estimator, X):
     return time.perf_counter() - t0
 
 
-DATASET = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path.")
+_DATASET_HELP = "Dataset name (see `aekit datasets`) or a file path."
+DATASET = typer.Option("digits", "--dataset", help=_DATASET_HELP)
+MANIFOLD_DATASET = typer.Option("swiss-roll", "--dataset", help=_DATASET_HELP)  # the manifold commands' default
 DATA_HOME = typer.Option(None, "--data-home", help="Dataset cache root (MNIST).")
 N_SAMPLES = typer.Option(None, "--n-samples", help="Fit on the first N samples only.")
 DEVICE = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/fit-METHOD-<time>).")
+SEED = typer.Option(0, "--seed", help="random_state.")
 
 
 def _finish(out, method, dataset, estimator, metrics, figures, fit_seconds, X, started) -> None:

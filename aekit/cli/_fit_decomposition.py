@@ -18,15 +18,7 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._fit_common import (
-    DATA_HOME,
-    DATASET,
-    DEVICE,
-    N_SAMPLES,
-    OUT,
-    QUIET,
-    run_fit,
-)
+from aekit.cli._fit_common import DATA_HOME, DATASET, DEVICE, N_SAMPLES, OUT, QUIET, SEED, run_fit
 from aekit.cli._run import fail
 
 __all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary"]
@@ -182,7 +174,7 @@ def fit_ica(
     fun: str = typer.Option("logcosh", "--fun", help="Contrast: logcosh | exp | cube"),
     max_iter: int = typer.Option(200, "--max-iter"),
     tol: float = typer.Option(1e-4, "--tol"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,

@@ -20,7 +20,7 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._fit_common import DATA_HOME, DEVICE, N_SAMPLES, OUT, QUIET, run_fit
+from aekit.cli._fit_common import DATA_HOME, DEVICE, MANIFOLD_DATASET, N_SAMPLES, OUT, QUIET, SEED, run_fit
 
 __all__ = ["embedding_scores", "isomap_summary", "lle_summary", "kpca_summary"]
 
@@ -103,7 +103,7 @@ def _check_landmarks(n_landmarks: Optional[int]) -> None:
 
 @fit_app.command("isomap")
 def fit_isomap(
-    dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    dataset: str = MANIFOLD_DATASET,
     data_home: Optional[Path] = DATA_HOME,
     n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
@@ -113,7 +113,7 @@ def fit_isomap(
     landmark_method: str = typer.Option("maxmin", "--landmark-method", help="maxmin | random"),
     path_method: str = typer.Option("auto", "--path-method", help="auto | FW (Floyd-Warshall) | D (Dijkstra)"),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,
@@ -133,7 +133,7 @@ def fit_isomap(
 
 @fit_app.command("lle")
 def fit_lle(
-    dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    dataset: str = MANIFOLD_DATASET,
     data_home: Optional[Path] = DATA_HOME,
     n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
@@ -141,7 +141,7 @@ def fit_lle(
     reg: float = typer.Option(1e-3, "--reg", help="Regularization relative to the local Gram trace."),
     method: str = typer.Option("standard", "--method", help="standard | modified"),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | arpack | dense"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,
@@ -159,7 +159,7 @@ def fit_lle(
 
 @fit_app.command("kpca")
 def fit_kpca(
-    dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    dataset: str = MANIFOLD_DATASET,
     data_home: Optional[Path] = DATA_HOME,
     n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Number of kernel principal components."),
@@ -173,7 +173,7 @@ def fit_kpca(
     ),
     alpha: float = typer.Option(1.0, "--alpha", help="Ridge of the pre-image regression."),
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,

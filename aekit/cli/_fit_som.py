@@ -19,7 +19,7 @@ import numpy as np
 import typer
 
 from aekit.cli._app import fit_app
-from aekit.cli._fit_common import DATA_HOME, DEVICE, N_SAMPLES, OUT, QUIET, run_fit
+from aekit.cli._fit_common import DATA_HOME, DATASET, DEVICE, MANIFOLD_DATASET, N_SAMPLES, OUT, QUIET, SEED, run_fit
 
 __all__ = ["som_summary", "cca_summary", "pcurve_summary", "unit_label_purity"]
 
@@ -148,7 +148,7 @@ def _spearman(a, b) -> float:
 # ---------------------------------------------------------------- commands
 @fit_app.command("som")
 def fit_som(
-    dataset: str = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    dataset: str = DATASET,
     data_home: Optional[Path] = DATA_HOME,
     n_samples: Optional[int] = N_SAMPLES,
     rows: int = typer.Option(10, "--rows", help="Map rows."),
@@ -163,7 +163,7 @@ def fit_som(
     init: str = typer.Option("pca", "--init", help="pca | random"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Stream the data in chunks of this many rows."),
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (BMU search)"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,
@@ -182,7 +182,7 @@ def fit_som(
 
 @fit_app.command("cca")
 def fit_cca(
-    dataset: str = typer.Option("swiss-roll", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
+    dataset: str = MANIFOLD_DATASET,
     data_home: Optional[Path] = DATA_HOME,
     n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
@@ -193,7 +193,7 @@ def fit_cca(
     learning_rate: float = typer.Option(0.5, "--learning-rate", help="Initial alpha."),
     n_prototypes: int = typer.Option(2000, "--n-prototypes", help="Run on this many prototypes when there are more samples."),
     quantizer: str = typer.Option("kmeans", "--quantizer", help="kmeans | random"),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
+    seed: int = SEED,
     device: str = DEVICE,
     quiet: bool = QUIET,
     out: Optional[Path] = OUT,
