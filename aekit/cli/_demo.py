@@ -121,7 +121,7 @@ def activation_maximization_step(ctx: DemoContext) -> None:
     result = activation_maximization(
         lambda x: torch.nn.functional.linear(x, W, b), W.shape[1], n_starts=5, norm=rho, random_state=0
     )
-    closed = rho * preferred_inputs(W.cpu().numpy())  # x_j = w_ij / ||w_i||, scaled to the same norm
+    closed = preferred_inputs(W.cpu().numpy(), norm=rho)  # x_j = rho * w_ij / ||w_i||
     best = result.best_inputs
     agreement = np.sum(best * closed, axis=1) / (np.linalg.norm(best, axis=1) * np.linalg.norm(closed, axis=1))
     cosine = result.mean_cosine
