@@ -200,6 +200,20 @@ def _epochs_note(r: dict) -> str:
             f"fine-tuning {r['fine_tune_epochs']} (early stopping keeps the best validation epoch)")
 
 
+def _sgd_fine_tuned(layers, b: dict, ctx: Context, *, learning_rate: float, batch_size: int):
+    """The SdA and CAE protocol: a softmax trained gently on the frozen codes (Adam 1e-3, ``b["head"]``
+    epochs), then ``b["ft"]`` epochs of momentum-SGD fine-tuning with a cosine schedule, keeping the
+    epoch with the lowest validation loss."""
+    from aekit.autoencoders import StackedAutoencoderClassifier
+
+    return StackedAutoencoderClassifier(
+        layers, fine_tune=False, head_max_epochs=b["head"], head_optimizer="adam", head_learning_rate=1e-3,
+        max_epochs=b["ft"], optimizer="sgd", learning_rate=learning_rate, momentum=0.9, batch_size=batch_size,
+        lr_schedule="cosine", early_stopping=True, n_iter_no_change=b["ft"], random_state=ctx.seed,
+        verbose=ctx.verbose, **ctx.common(),
+    )
+
+
 # ---------------------------------------------------------------- recipes
 def vincent2010_sda3(ctx: Context) -> PaperResult:
     """Stacked denoising autoencoder, 3 x 1000 sigmoid units, masking noise 25 %, then supervised fine-tuning.
@@ -223,8 +237,8 @@ def vincent2010_sda3(ctx: Context) -> PaperResult:
     Deviations: Adam minibatches for pretraining instead of per-example SGD;
     momentum-SGD minibatches (128 fast, 32 full) with a cosine schedule for
     fine-tuning instead of per-example SGD at a constant rate; fixed epoch
-    counts (full: 40 per layer, 60 of fine-tuning) where the paper selected them, with its other
-    hyperparameters, on the validation set.
+    counts (full: 40 per layer, 60 of fine-tuning) where the paper selected
+    them, with its other hyperparameters, on the validation set.
     """
     s = ctx.splits
     b = _pick(ctx, {
@@ -232,19 +246,14 @@ def vincent2010_sda3(ctx: Context) -> PaperResult:
         "fast": dict(units=1000, pre=10, head=10, ft=20, lr=0.3, batch=128),
         "full": dict(units=1000, pre=40, head=10, ft=60, lr=0.1, batch=32),
     })
-    from aekit.autoencoders import DenoisingAutoencoder, StackedAutoencoderClassifier
+    from aekit.autoencoders import DenoisingAutoencoder
 
     layers = [
         DenoisingAutoencoder(b["units"], loss="cross_entropy", corruption="masking:0.25", max_epochs=b["pre"],
                              learning_rate=1e-3, batch_size=128, **ctx.common())
         for _ in range(3)
     ]
-    clf = StackedAutoencoderClassifier(
-        layers, fine_tune=False, head_max_epochs=b["head"], head_optimizer="adam", head_learning_rate=1e-3,
-        max_epochs=b["ft"], optimizer="sgd", learning_rate=b["lr"], momentum=0.9, batch_size=b["batch"],
-        lr_schedule="cosine", early_stopping=True, n_iter_no_change=b["ft"], random_state=ctx.seed, verbose=ctx.verbose,
-        **ctx.common(),
-    )
+    clf = _sgd_fine_tuned(layers, b, ctx, learning_rate=b["lr"], batch_size=b["batch"])
     r = _pretrain_then_fine_tune(clf, s)
     err_before, err_after = 1.0 - r["before"], 1.0 - r["after"]
     rows = [
@@ -443,16 +452,11 @@ def rifai2011_cae(ctx: Context) -> PaperResult:
     s = ctx.splits
     b = _pick(ctx, {"smoke": dict(units=32, pre=1, head=2, ft=2), "fast": dict(units=1000, pre=10, head=10, ft=20),
                     "full": dict(units=1000, pre=50, head=10, ft=60)})
-    from aekit.autoencoders import ContractiveAutoencoder, StackedAutoencoderClassifier
+    from aekit.autoencoders import ContractiveAutoencoder
 
     layer = ContractiveAutoencoder(b["units"], loss="cross_entropy", contraction=0.1, max_epochs=b["pre"],
                                    learning_rate=1e-3, batch_size=128, **ctx.common())
-    clf = StackedAutoencoderClassifier(
-        [layer], fine_tune=False, head_max_epochs=b["head"], head_optimizer="adam", head_learning_rate=1e-3,
-        max_epochs=b["ft"], optimizer="sgd", learning_rate=0.3, momentum=0.9, batch_size=128, lr_schedule="cosine",
-        early_stopping=True, n_iter_no_change=b["ft"],
-        random_state=ctx.seed, verbose=ctx.verbose, **ctx.common(),
-    )
+    clf = _sgd_fine_tuned([layer], b, ctx, learning_rate=0.3, batch_size=128)
     r = _pretrain_then_fine_tune(clf, s)
     err_before, err_after = 1.0 - r["before"], 1.0 - r["after"]
     checks = []
