@@ -151,9 +151,10 @@ class _Stack(BaseEstimator):
         draws = [int(s) for s in rng.integers(0, 2**32 - 1, size=n_layers + 3)]  # sklearn seeds are 32-bit
         return {"layers": draws[:n_layers], "split": draws[-3], "head": draws[-2], "fine_tune": draws[-1]}
 
-    def _make_trainer(self, seed: int, max_epochs: int, optimizer=None, learning_rate=None) -> Trainer:
+    def _make_trainer(self, seed: int, max_epochs: int, optimizer=None, learning_rate=None, monitor="loss") -> Trainer:
         """The fine-tuning trainer (another ``optimizer`` / ``learning_rate`` for the softmax head)."""
         options = dict(
+            monitor=monitor,
             optimizer=self.optimizer if optimizer is None else optimizer,
             learning_rate=self.learning_rate if learning_rate is None else learning_rate,
             momentum=self.momentum,
@@ -500,6 +501,11 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         weights. The validation rows are ``X_val, y_val`` when given to ``fit``,
         else a random ``validation_fraction`` of the training data held out from
         every step (pretraining included).
+    monitor : {"loss", "error"}, default="loss"
+        What early stopping minimizes on the validation rows (steps 2 and 3):
+        the cross-entropy loss, or the classification error rate (ties broken by
+        the loss; the papers select on validation error, and the loss often
+        bottoms out epochs before the error does).
     validation_fraction, n_iter_no_change, tol : as in :class:`~aekit.training.Trainer`.
     precision : {"float32", "bfloat16", "auto"} or None, default=None
     compile : bool, default=False
@@ -538,6 +544,7 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         "head_max_epochs": [Interval(Integral, 1, None, closed="left")],
         "head_optimizer": [StrOptions({"adam", "sgd"}), None],
         "head_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "monitor": [StrOptions({"loss", "error"})],
     }
 
     def __init__(
@@ -557,6 +564,7 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         max_epochs=30,
         lr_schedule="constant",
         early_stopping=False,
+        monitor="loss",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -581,6 +589,7 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         self.max_epochs = max_epochs
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
+        self.monitor = monitor
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -637,14 +646,15 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
                 modules[-1].n_components, len(self.classes_), weight_decay=self.weight_decay,
                 generator=torch.Generator().manual_seed(seeds["head"]), device=device,
             )
-            trainer = self._make_trainer(seeds["head"], self.head_max_epochs, self.head_optimizer, self.head_learning_rate)
+            trainer = self._make_trainer(seeds["head"], self.head_max_epochs, self.head_optimizer, self.head_learning_rate,
+                                         self.monitor)
             softmax = trainer.fit(head, (Z, data[1]), None if val is None else (Z_val, val[1]))
             self.module_ = StackedModule(modules, head.linear, weight_decay=self.weight_decay)
             self.history_ = {"pretraining": pretraining, "softmax": softmax, "fine_tuning": []}
             self.stage_accuracy_ = {"softmax": self._stage_accuracy(data, val), "fine_tuned": None}
         self.module_.weight_decay = float(self.weight_decay)
         if self.fine_tune:
-            trainer = self._make_trainer(seeds["fine_tune"], self.max_epochs)
+            trainer = self._make_trainer(seeds["fine_tune"], self.max_epochs, monitor=self.monitor)
             self.history_["fine_tuning"] = [*self.history_["fine_tuning"], *trainer.fit(self.module_, data, val)]
             self.stage_accuracy_["fine_tuned"] = self._stage_accuracy(data, val)
         self.module_.eval()

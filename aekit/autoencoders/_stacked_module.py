@@ -59,6 +59,11 @@ def encode_in_chunks(encode, X: torch.Tensor, rows: int = CHUNK_ROWS) -> torch.T
     return torch.cat(parts) if parts else X.new_zeros((0, 0))
 
 
+def error_rate(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows whose largest logit is not the label: a scalar tensor."""
+    return (logits.argmax(dim=1) != y).float().mean()
+
+
 @torch.no_grad()
 def _accuracy(logits_fn, X: torch.Tensor, y: torch.Tensor) -> float:
     X, y = X[:METRIC_ROWS], y[:METRIC_ROWS]
@@ -102,6 +107,10 @@ class SoftmaxModule(TrainableModule):
             if self.weight_decay > 0:
                 terms["weight_decay"] = self.weight_decay * P.weight_decay([self.linear.weight])
         return terms
+
+    def validation_metrics(self, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``error``: the classification error rate of the batch (early stopping can monitor it)."""
+        return {"error": error_rate(self.forward_logits(z), y)}
 
     @torch.no_grad()
     def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
@@ -211,6 +220,12 @@ class StackedModule(TrainableModule):
             if self.weight_decay > 0:
                 terms["weight_decay"] = self.weight_decay * P.weight_decay(self.decayed_weights())
         return terms
+
+    def validation_metrics(self, x: torch.Tensor, *rest: torch.Tensor) -> dict[str, torch.Tensor]:
+        """With a head and labels, ``error``: the batch's classification error rate; else nothing."""
+        if self.head is None or not rest:
+            return {}
+        return {"error": error_rate(self.logits(x), rest[0])}
 
     @torch.no_grad()
     def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:

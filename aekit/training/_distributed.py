@@ -47,7 +47,9 @@ def setup_distributed(device: torch.device) -> DistContext:
 
     The backend of a group started here is NCCL for CUDA devices and gloo on the
     CPU. On CUDA each rank trains on ``cuda:LOCAL_RANK``. A group started here is
-    left initialized for later fits in the same process.
+    left initialized for later fits in the same process, so a training script
+    run by ``torchrun`` ends with ``torch.distributed.destroy_process_group()``
+    (without it gloo's threads can abort the process at interpreter exit).
     """
     if not dist.is_available():
         return DistContext(device=device)

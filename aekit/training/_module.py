@@ -47,6 +47,17 @@ class TrainableModule(nn.Module):
     def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
         """Hook before each epoch (0-based ``epoch``): schedules, full-data statistics."""
 
+    def validation_metrics(self, *batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named scalar quantities on one validation batch that are not minimized (batch means).
+
+        The trainer averages them over the validation data and logs them as
+        ``val_<name>`` beside the loss terms, without adding them to
+        ``val_loss``; ``Trainer(monitor=name)`` early-stops on one of them (lower
+        is better), e.g. a classifier's ``error``. Called in eval mode under
+        ``torch.no_grad``.
+        """
+        return {}
+
     @torch.no_grad()
     def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """Diagnostics logged at each epoch end on (a sample of) the training data."""

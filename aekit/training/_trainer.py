@@ -33,6 +33,7 @@ autoencoder, batch 128; ``benchmarks/bench_training.py`` prints the numbers):
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import numbers
 import time
@@ -115,9 +116,9 @@ class Trainer:
         ``"constant"``, ``"step[:S[:G]]"``, ``"exponential[:G]"``, ``"cosine[:M]"``,
         ``"linear[:M]"``, or a callable ``epoch -> factor`` (see :mod:`aekit.training._schedules`).
     early_stopping : bool
-        Stop when the validation loss has not improved by more than ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the weights of the best epoch
-        (as scikit-learn's MLP does). The validation data is ``val_data`` or,
+        Stop when the validation loss (or the ``monitor`` quantity) has not
+        improved by more than ``tol`` for ``n_iter_no_change`` epochs, and restore
+        the weights of the best epoch (as scikit-learn's MLP does). The validation data is ``val_data`` or,
         when ``val_data`` is None, a random ``validation_fraction`` of ``data``
         split off with the trainer's generator.
     validation_fraction : float in (0, 1)
@@ -125,7 +126,12 @@ class Trainer:
     n_iter_no_change : int
         Epochs without improvement before stopping.
     tol : float
-        Smallest decrease of the validation loss that counts as improvement.
+        Smallest decrease of the monitored quantity that counts as improvement.
+    monitor : str
+        What early stopping minimizes: ``"loss"`` (the validation loss), a loss
+        term's name, or a name from the module's ``validation_metrics`` (e.g.
+        ``"error"`` for the classifiers), read from ``val_<monitor>`` in the
+        history. Another quantity than the loss breaks ties by the validation loss.
     precision : {"float32", "bfloat16", "auto"}
         ``"bfloat16"`` runs the forward pass under bfloat16 autocast (weights,
         optimizer and reductions stay float32); ``"auto"`` picks bfloat16 where
@@ -153,7 +159,8 @@ class Trainer:
     ----------
     history_ : list of dict
         One dict per epoch: ``epoch`` (1-based), ``loss`` (the summed terms),
-        every loss term, ``val_loss`` and ``val_<term>`` (with validation data),
+        every loss term, ``val_loss``, ``val_<term>`` and the module's
+        ``validation_metrics`` as ``val_<name>`` (with validation data),
         the module's ``epoch_metrics``, ``learning_rate`` and ``epoch_time`` (s).
     best_epoch_ : int or None
         The epoch whose weights were kept (early stopping), else None.
@@ -200,6 +207,7 @@ class Trainer:
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        monitor="loss",
         precision="float32",
         compile=False,
         device="cpu",
@@ -220,6 +228,7 @@ class Trainer:
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.monitor = monitor
         self.precision = precision
         self.compile = compile
         self.device = device
@@ -236,6 +245,11 @@ class Trainer:
         _check_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         _check_number("tol", self.tol, low=0.0)
+        if not isinstance(self.monitor, str) or not self.monitor or self.monitor.startswith("val_"):
+            raise ValueError(
+                f"monitor must be 'loss', a loss term's name or a validation metric's name (e.g. 'error'), "
+                f"without the 'val_' prefix; got {self.monitor!r}."
+            )
         _check_int("batch_size", self.batch_size, low=1)
         _check_int("max_epochs", self.max_epochs, low=1)
         _check_int("n_iter_no_change", self.n_iter_no_change, low=1)
@@ -329,45 +343,53 @@ class Trainer:
             start_epoch = checkpoint.epoch
 
         model = wrap_module(module, ctx)
-        if self.compile:
-            model = torch.compile(model)
-        autocast = _autocast(device, self.precision_)
-        n = len(train)
-        steps = -(-n // self.batch_size)
-        bar = _progress(self.max_epochs * steps, self.verbose and ctx.is_main, initial=start_epoch * steps)
-        with _flush_denormal(device, self.flush_denormal), bar:
-            for epoch in range(start_epoch, self.max_epochs):
-                if stopper is not None and stopper.stopped:
-                    break
-                t0 = time.perf_counter()
-                lr = self.learning_rate * schedule(epoch, self.max_epochs)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                module.train()
-                module.on_epoch_start(epoch, self.max_epochs, train.data)
-                perm = torch.randperm(n, generator=shuffle_gen).to(train.index_device)
-                row = {"epoch": epoch + 1}
-                row.update(self._train_epoch(model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar))
-                if not math.isfinite(row["loss"]):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}: the loss is {row['loss']}; "
-                        f"lower learning_rate (now {self.learning_rate}) or check the data for extreme values."
-                    )
-                if val is not None:
-                    row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, ctx))
-                module.eval()
-                with autocast:  # diagnostics at the training precision
-                    metrics = module.epoch_metrics(train.data)
-                _check_metrics(metrics)
-                row.update({k: float(v) for k, v in metrics.items()})
-                row["learning_rate"] = lr
-                row["epoch_time"] = time.perf_counter() - t0
-                self.history_.append(row)
-                bar.set_postfix(_postfix(row), refresh=False)
-                if stopper is not None:
-                    stopper.update(row["val_loss"], epoch + 1, module)
-                if self.checkpoint_dir is not None:
-                    self._save_checkpoint(epoch + 1, module, optimizer, shuffle_gen, noise_gen, stopper, settings, ctx)
+        try:
+            if self.compile:
+                model = torch.compile(model)
+            autocast = _autocast(device, self.precision_)
+            n = len(train)
+            steps = -(-n // self.batch_size)
+            bar = _progress(self.max_epochs * steps, self.verbose and ctx.is_main, initial=start_epoch * steps)
+            with _flush_denormal(device, self.flush_denormal), bar:
+                for epoch in range(start_epoch, self.max_epochs):
+                    if stopper is not None and stopper.stopped:
+                        break
+                    t0 = time.perf_counter()
+                    lr = self.learning_rate * schedule(epoch, self.max_epochs)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    module.train()
+                    module.on_epoch_start(epoch, self.max_epochs, train.data)
+                    perm = torch.randperm(n, generator=shuffle_gen).to(train.index_device)
+                    row = {"epoch": epoch + 1}
+                    row.update(self._train_epoch(model, module, optimizer, train, perm, ctx, autocast, noise_gen, bar))
+                    if not math.isfinite(row["loss"]):
+                        raise FloatingPointError(
+                            f"training diverged at epoch {epoch + 1}: the loss is {row['loss']}; "
+                            f"lower learning_rate (now {self.learning_rate}) or check the data for extreme values."
+                        )
+                    if val is not None:
+                        row.update(_evaluate(module, val, self.batch_size, autocast, val_seed, ctx))
+                    module.eval()
+                    with autocast:  # diagnostics at the training precision
+                        metrics = module.epoch_metrics(train.data)
+                    _check_metrics(metrics)
+                    row.update({k: float(v) for k, v in metrics.items()})
+                    row["learning_rate"] = lr
+                    row["epoch_time"] = time.perf_counter() - t0
+                    self.history_.append(row)
+                    bar.set_postfix(_postfix(row), refresh=False)
+                    if stopper is not None:
+                        value, tiebreak = _monitored(row, self.monitor, module)
+                        stopper.update(value, epoch + 1, module, tiebreak)
+                    if self.checkpoint_dir is not None:
+                        self._save_checkpoint(epoch + 1, module, optimizer, shuffle_gen, noise_gen, stopper, settings, ctx)
+        finally:
+            # DistributedDataParallel keeps reference cycles; freed only at interpreter exit, they make
+            # gloo abort the process ("terminate called without an active exception").
+            del model
+            if ctx.world_size > 1:
+                gc.collect()
         self.best_epoch_ = None
         if stopper is not None:
             stopper.restore_best(module)
@@ -448,6 +470,7 @@ class Trainer:
                 "validation_fraction": self.validation_fraction,
                 "n_iter_no_change": self.n_iter_no_change,
                 "tol": self.tol,
+                "monitor": self.monitor,
                 "precision": self.precision_,
             },
             "data": {
@@ -498,18 +521,41 @@ def _evaluate(module, val, batch_size: int, autocast, seed: int, ctx) -> dict[st
     n = len(val)
     idx = torch.arange(n, device=val.index_device)
     sums: dict[str, torch.Tensor] = {}
+    extra: dict[str, torch.Tensor] = {}
     for start in range(0, n, batch_size):
         local, _scale, count = shard(idx[start : start + batch_size], ctx)
         batch = val.batch(local)
         with autocast:
             terms = module.loss_terms(*batch, generator=gen)
-        for k, v in terms.items():
-            v = v.detach().float() * count
-            sums[k] = sums[k] + v if k in sums else v
-    names = list(sums)
-    totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).tolist()
-    out = {f"val_{k}": v / n for k, v in zip(names, totals)}
-    return {"val_loss": sum(out.values()), **out}
+            metrics = module.validation_metrics(*batch)
+        for acc, values in ((sums, terms), (extra, metrics)):
+            for k, v in values.items():
+                v = v.detach().float() * count
+                acc[k] = acc[k] + v if k in acc else v
+    clash = sorted(set(sums) & set(extra))
+    if clash:
+        raise ValueError(f"{type(module).__name__}.validation_metrics reuses loss term names {clash}; rename them.")
+    names = [*sums, *extra]
+    totals = all_reduce_sum(torch.stack([(sums | extra)[k] for k in names]), ctx).tolist()
+    means = {k: v / n for k, v in zip(names, totals)}
+    return {
+        "val_loss": sum(means[k] for k in sums),
+        **{f"val_{k}": means[k] for k in names},
+    }
+
+
+def _monitored(row: dict, monitor: str, module) -> tuple[float, float]:
+    """(monitored value, tie-break) of an epoch's history row for early stopping."""
+    if monitor == "loss":
+        return row["val_loss"], 0.0
+    key = f"val_{monitor}"
+    if key not in row:
+        known = ["loss", *(k.removeprefix("val_") for k in row if k.startswith("val_") and k != "val_loss")]
+        raise ValueError(
+            f"monitor={monitor!r}: {type(module).__name__} reports no validation quantity {monitor!r}; "
+            f"choose one of {known}."
+        )
+    return row[key], row["val_loss"]
 
 
 def _check_resumable(checkpoint, settings: dict, directory) -> None:

@@ -211,6 +211,22 @@ def test_early_stopping_holds_out_validation_rows(digits):
         clf.fit(X, y, X_val=X_val)
 
 
+def test_early_stopping_on_the_validation_error_keeps_the_epoch_with_the_fewest_errors(digits):
+    X, y, X_val, y_val = digits
+    clf = StackedAutoencoderClassifier(
+        tiny_layers(), head_max_epochs=3, max_epochs=6, optimizer="sgd", learning_rate=0.5, early_stopping=True,
+        n_iter_no_change=6, monitor="error", random_state=0,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    rows = clf.history_["fine_tuning"]
+    assert "val_error" in rows[0] and "val_error" in clf.history_["softmax"][0]
+    best = min(rows, key=lambda r: (r["val_error"], r["val_loss"]))
+    # the kept weights are the best epoch's: their validation error is the logged one
+    assert 1.0 - clf.stage_accuracy_["fine_tuned"]["validation"] == pytest.approx(best["val_error"], abs=1e-6)
+    logged = [r["val_error"] for r in rows]
+    assert all(0.0 <= e <= 1.0 for e in logged)
+    assert 1.0 - clf.score(X_val, y_val) == pytest.approx(best["val_error"], abs=1e-6)
+
+
 def test_nested_parameters_and_grid_search(digits):
     X, y = digits[0][:300], digits[1][:300]
     clf = StackedAutoencoderClassifier(tiny_layers(1), head_max_epochs=2, max_epochs=2, random_state=0)

@@ -240,6 +240,56 @@ def test_val_data_is_logged_without_early_stopping():
     assert len(history) == 3
 
 
+class RidgeWithError(Ridge):
+    """Ridge that also reports a validation quantity it does not minimize: the mean absolute error."""
+
+    def validation_metrics(self, X, y):
+        return {"abs_error": (self.linear(X).squeeze(1) - y).abs().mean()}
+
+
+def test_validation_metrics_are_logged_but_not_added_to_the_validation_loss():
+    X, y = make_regression(n=100)
+    module = RidgeWithError(5)
+    history = Trainer(max_epochs=2, random_state=0, verbose=False).fit(module, (X[:80], y[:80]), val_data=(X[80:], y[80:]))
+    row = history[-1]
+    assert row["val_loss"] == pytest.approx(row["val_squared_error"] + row["val_weight_decay"], rel=1e-6)
+    with torch.no_grad():
+        expected = (module.linear(X[80:]).squeeze(1) - y[80:]).abs().mean().item()
+    assert row["val_abs_error"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_early_stopping_can_monitor_a_validation_metric():
+    X, y = make_regression(n=200)
+    module = RidgeWithError(5)
+    trainer = Trainer(
+        optimizer="sgd", learning_rate=0.02, momentum=0.0, batch_size=20, max_epochs=200,
+        lr_schedule=lambda e: 1.0 if e < 5 else 60.0, early_stopping=True, n_iter_no_change=3,
+        monitor="abs_error", random_state=0, verbose=False,
+    )
+    history = trainer.fit(module, (X, y))
+    best = min(history, key=lambda r: (r["val_abs_error"], r["val_loss"]))
+    assert trainer.best_epoch_ == best["epoch"]
+    assert len(history) < 200
+
+
+@pytest.mark.parametrize("monitor", ["accuracy", "val_loss", ""])
+def test_an_unknown_monitor_is_a_clear_error(monitor):
+    X, y = make_regression(n=100)
+    trainer = Trainer(max_epochs=2, early_stopping=True, monitor=monitor, random_state=0, verbose=False)
+    with pytest.raises(ValueError, match="monitor"):
+        trainer.fit(RidgeWithError(5), (X, y))
+
+
+def test_early_stopping_breaks_ties_of_the_monitored_value_by_the_tiebreak():
+    from aekit.training._early_stopping import EarlyStopping
+
+    stopper, module = EarlyStopping(n_iter_no_change=5, tol=0.0), nn.Linear(1, 1)
+    for epoch, (value, loss) in enumerate([(0.02, 0.30), (0.01, 0.25), (0.01, 0.20), (0.01, 0.22), (0.03, 0.10)], 1):
+        stopper.update(value, epoch, module, loss)
+    assert stopper.best_epoch == 3  # the lowest value; among equal values the lowest tie-break
+    assert stopper.no_improvement == 3  # equal values are not improvements
+
+
 def test_history_is_written_as_csv_and_json(tmp_path):
     import csv
 
