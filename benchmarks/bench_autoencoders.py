@@ -187,8 +187,18 @@ def _latest_rows(sections: list[str]) -> dict[str, str]:
     return latest
 
 
+def _reading(text: str) -> str:
+    """The hand-written "## Reading" part of an existing results file (kept across runs), or ""."""
+    if "\n## Reading" not in text:
+        return ""
+    return "## Reading" + text.split("\n## Reading", 1)[1].split("\n## Run ", 1)[0].rstrip()
+
+
 def write_results(path: Path, rows: list[dict], args) -> None:
-    """Append this run's section to ``path`` and refresh the latest-result-per-model table."""
+    """Append this run's section to ``path`` and refresh the latest-result-per-model table.
+
+    A "## Reading" part written by hand between the table and the runs is kept.
+    """
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     settings = "; ".join(f"{r['name']}: {r['cls']}({r['params']})" for r in rows)
     section = "\n".join([
@@ -203,13 +213,14 @@ def write_results(path: Path, rows: list[dict], args) -> None:
         *TABLE,
         *(_row_line(r) for r in rows),
     ])
-    sections = _sections(path.read_text(encoding="utf-8")) if path.exists() else []
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    sections = _sections(old) if old else []
     sections.append(section)
     latest = _latest_rows(sections)
     order = [name for name in MODELS if name in latest] + [name for name in latest if name not in MODELS]
     summary = [TABLE[0] + " run (budget) |", TABLE[1] + "---|", *(latest[name] for name in order)]
     head = "\n".join([TITLE, "", PROTOCOL, "", "## Latest result per model", "", *summary])
-    text = "\n\n".join([head, *sections]) + "\n"
+    text = "\n\n".join([head, *filter(None, [_reading(old)]), *sections]) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(f"\nwrote {path}")
