@@ -40,6 +40,9 @@ class MLP(TrainableModule):
         if epoch == self.crash_at:
             raise KeyboardInterrupt(f"interrupted before epoch {epoch}")
 
+    def validation_metrics(self, X, y):
+        return {"abs_error": (self.net(X).squeeze(1) - y).abs().mean()}
+
     def loss_terms(self, X, y, generator=None):
         if self.training and self.noise:
             X = X + self.noise * torch.randn(X.shape, generator=generator)
@@ -129,7 +132,7 @@ def test_two_cpu_ranks_match_a_single_process_run(tmp_path, one_thread):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows]  # noqa: E731
     assert strip(histories[0]) == strip(histories[1])
     for got, want in zip(histories[0], history):
-        for key in ("loss", "squared_error", "weight_decay", "val_loss"):
+        for key in ("loss", "squared_error", "weight_decay", "val_loss", "val_abs_error"):
             assert got[key] == pytest.approx(want[key], rel=1e-5), key
     # only rank 0 writes the checkpoint and draws the progress bar
     assert read_json(tmp_path / "ckpt" / "checkpoint.json")["world_size"] == 2
