@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from aekit._torch import as_tensor, resolve_device, seed_from, to_numpy
 from aekit.autoencoders._autoencoder import Autoencoder
-from aekit.autoencoders._stacked_module import SoftmaxModule, StackedModule, encode_in_chunks
+from aekit.autoencoders._stacked_module import SoftmaxModule, StackedModule, accuracy, encode_in_chunks
 from aekit.training import Trainer
 
 __all__ = ["StackedAutoencoder", "StackedAutoencoderClassifier"]
@@ -664,12 +664,9 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
     @torch.no_grad()
     def _stage_accuracy(self, data, val) -> dict:
         self.module_.eval()
-
-        def accuracy(X, y):
-            pred = encode_in_chunks(self.module_.logits, X).argmax(dim=1)
-            return float((pred == y).float().mean())
-
-        return {"train": accuracy(*data), "validation": None if val is None else accuracy(*val)}
+        logits = self.module_.logits
+        return {"train": accuracy(logits, *data, rows=None),
+                "validation": None if val is None else accuracy(logits, *val, rows=None)}
 
     def _make_module(self, name: str) -> StackedModule:
         """Rebuild the fitted network's structure (for :func:`aekit.io.load`); weights come from the file."""

@@ -65,8 +65,9 @@ def error_rate(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _accuracy(logits_fn, X: torch.Tensor, y: torch.Tensor) -> float:
-    X, y = X[:METRIC_ROWS], y[:METRIC_ROWS]
+def accuracy(logits_fn, X: torch.Tensor, y: torch.Tensor, rows: int | None = METRIC_ROWS) -> float:
+    """Share of the first ``rows`` rows (all with None) whose largest logit ``logits_fn(X)`` is the label."""
+    X, y = X[:rows], y[:rows]
     pred = encode_in_chunks(logits_fn, X).argmax(dim=1)
     return float((pred == y).float().mean())
 
@@ -115,7 +116,7 @@ class SoftmaxModule(TrainableModule):
     @torch.no_grad()
     def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """Training accuracy on the first 10 000 rows."""
-        return {"accuracy": _accuracy(self.forward_logits, data[0], data[1])}
+        return {"accuracy": accuracy(self.forward_logits, data[0], data[1])}
 
 
 class StackedModule(TrainableModule):
@@ -231,7 +232,7 @@ class StackedModule(TrainableModule):
     def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """Training accuracy (classification) or reconstruction loss per sample, on the first 10 000 rows."""
         if self.head is not None:
-            return {"accuracy": _accuracy(self.logits, data[0], data[1])}
+            return {"accuracy": accuracy(self.logits, data[0], data[1])}
         X = data[0][:METRIC_ROWS]
         total = 0.0
         for s in range(0, X.shape[0], CHUNK_ROWS):

@@ -118,9 +118,9 @@ class Trainer:
     early_stopping : bool
         Stop when the validation loss (or the ``monitor`` quantity) has not
         improved by more than ``tol`` for ``n_iter_no_change`` epochs, and restore
-        the weights of the best epoch (as scikit-learn's MLP does). The validation data is ``val_data`` or,
-        when ``val_data`` is None, a random ``validation_fraction`` of ``data``
-        split off with the trainer's generator.
+        the weights of the best epoch (as scikit-learn's MLP does). The
+        validation data is ``val_data`` or, when ``val_data`` is None, a random
+        ``validation_fraction`` of ``data`` split off with the trainer's generator.
     validation_fraction : float in (0, 1)
         Share of ``data`` held out when ``early_stopping`` and no ``val_data``.
     n_iter_no_change : int
@@ -535,12 +535,12 @@ def _evaluate(module, val, batch_size: int, autocast, seed: int, ctx) -> dict[st
     clash = sorted(set(sums) & set(extra))
     if clash:
         raise ValueError(f"{type(module).__name__}.validation_metrics reuses loss term names {clash}; rename them.")
-    names = [*sums, *extra]
-    totals = all_reduce_sum(torch.stack([(sums | extra)[k] for k in names]), ctx).tolist()
-    means = {k: v / n for k, v in zip(names, totals)}
+    merged = {**sums, **extra}
+    totals = all_reduce_sum(torch.stack(list(merged.values())), ctx).tolist()
+    means = {k: v / n for k, v in zip(merged, totals)}
     return {
         "val_loss": sum(means[k] for k in sums),
-        **{f"val_{k}": means[k] for k in names},
+        **{f"val_{k}": v for k, v in means.items()},
     }
 
 
