@@ -16,7 +16,7 @@
   (unrolled reconstruction, or a softmax layer and labels) by the same trainer.
 """
 
-from aekit.autoencoders._activations import ACTIVATIONS, Activation, get_activation
+from aekit.autoencoders._activations import ACTIVATIONS, Activation, CodeActivation, get_activation
 from aekit.autoencoders._autoencoder import Autoencoder
 from aekit.autoencoders._module import AutoencoderModule
 from aekit.autoencoders._penalties import (
@@ -62,6 +62,7 @@ __all__ = [
     "k_schedule",
     "ACTIVATIONS",
     "Activation",
+    "CodeActivation",
     "get_activation",
     "squared_error",
     "cross_entropy",

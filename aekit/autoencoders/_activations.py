@@ -1,59 +1,108 @@
-"""Activation functions by name or callable, with what the regularizers need to know.
+"""Activation functions by name or callable, behind one small interface.
 
-Each name resolves once, through :data:`ACTIVATIONS`, to an :class:`Activation`:
-the function, its output range (the KL sparsity penalty needs outputs inside
-(0, 1)), its derivative written as a function of its *output* ``h = f(a)`` where
-that exists (the closed-form contractive penalty needs ``f'(a)``), and the gain
-of the uniform weight initialization that suits it.
+Every code or hidden activation of :class:`~aekit.autoencoders.AutoencoderModule`
+is a :class:`CodeActivation`: a callable ``h = f(z)`` with a name, its output
+range (the KL sparsity penalty needs outputs inside (0, 1)), its derivative
+written as a function of its *output* where that exists (the closed-form
+contractive penalty needs ``f'(z)`` from ``h``), the gain of the uniform weight
+initialization that suits it, and four hooks with defaults: the
+feature-extraction form (:meth:`CodeActivation.extract`), a check of the code
+width, a per-epoch schedule, and auxiliary loss terms.
 
-A callable passes through (wrapped without a range or derivative, so the
-contractive penalty takes the exact Jacobian path and KL sparsity refuses it);
-a callable may declare ``output_range = (low, high)`` to allow KL sparsity. A
-:class:`torch.nn.Module` activation (for example :class:`aekit.autoencoders.TopK`)
-is used as is.
+The elementwise functions are :class:`Activation` instances resolved once by
+name through :data:`ACTIVATIONS`; :class:`~aekit.autoencoders.TopK` is a
+:class:`CodeActivation` with state (its annealed ``k``) and a feature form. A
+plain callable is wrapped in an :class:`Activation` without a range or
+derivative (so the contractive penalty takes the exact Jacobian path and KL
+sparsity refuses it); it may declare ``output_range = (low, high)`` to allow KL
+sparsity.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from aekit._validation import resolve_option
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation", "output_range", "derivative_from_output"]
+__all__ = ["CodeActivation", "Activation", "ACTIVATIONS", "get_activation"]
+
+
+class CodeActivation:
+    """The interface between an activation and the autoencoder module that applies it.
+
+    Subclasses implement ``__call__(z) -> h`` (an :class:`torch.nn.Module`
+    subclass implements ``forward``) and override only what differs from the
+    defaults below. Stateful activations (learned thresholds, running
+    statistics) should also subclass :class:`torch.nn.Module` and keep that
+    state in parameters or buffers, so that it trains, checkpoints and saves
+    with the model.
+
+    Attributes
+    ----------
+    name : str
+        Shown in errors and saved configurations.
+    output_range : (low, high) or None
+        Bounds of the outputs; ``None`` when unknown.
+    derivative : callable or None
+        ``h -> f'(z)`` for an elementwise activation whose slope is a function
+        of its output ``h = f(z)`` (sigmoid: ``h (1 - h)``); ``None`` otherwise.
+    init_gain : float
+        Multiplier of the Glorot uniform bound ``sqrt(6 / (fan_in + fan_out))``
+        for the weights feeding this activation (4 for the sigmoid, whose slope at
+        0 is 1/4).
+    """
+
+    name: str = "activation"
+    output_range: tuple[float, float] | None = None
+    derivative: Callable[[torch.Tensor], torch.Tensor] | None = None
+    init_gain: float = 1.0
+
+    def extract(self, z: torch.Tensor) -> torch.Tensor:
+        """The feature-extraction code (``transform``); the training-time code by default."""
+        return self(z)
+
+    def check_width(self, width: int) -> None:
+        """Raise ``ValueError`` when the activation cannot act on ``width`` units; any width by default."""
+
+    def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
+        """Advance a schedule before epoch ``epoch`` (0-based); nothing by default."""
+
+    def loss_terms(self, z: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Auxiliary named loss terms of a training batch, from pre-activations ``z`` and codes ``h`` (n, m).
+
+        Added to the model's terms (e.g. an L0 penalty through a straight-through
+        estimator); none by default.
+        """
+        return {}
 
 
 @dataclass(frozen=True)
-class Activation:
-    """A named elementwise activation ``h = fn(a)``.
+class Activation(CodeActivation):
+    """A named elementwise activation ``h = fn(z)``.
 
     Attributes
     ----------
     name : str
     fn : callable, tensor -> tensor of the same shape.
     output_range : (low, high) or None
-        Bounds of ``fn``'s values, ``None`` when unknown.
     derivative : callable or None
-        ``f'(a)`` as a function of ``h = f(a)`` (sigmoid: ``h (1 - h)``), or
-        ``None`` when ``f'`` is not a function of ``h`` alone.
+        ``f'(z)`` as a function of ``h = f(z)``, or ``None``.
     init_gain : float
-        Multiplier of the Glorot uniform bound ``sqrt(6 / (fan_in + fan_out))``
-        (4 for the sigmoid, whose slope at 0 is 1/4).
     """
 
-    name: str
-    fn: Callable[[torch.Tensor], torch.Tensor]
+    name: str = field()  # required: field() keeps the base class's value from becoming a default
+    fn: Callable[[torch.Tensor], torch.Tensor] = field()
     output_range: tuple[float, float] | None = None
     derivative: Callable[[torch.Tensor], torch.Tensor] | None = None
     init_gain: float = 1.0
 
-    def __call__(self, a: torch.Tensor) -> torch.Tensor:
-        return self.fn(a)
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fn(z)
 
 
 def _identity(a: torch.Tensor) -> torch.Tensor:
@@ -103,12 +152,12 @@ _KNOWN_CALLABLES = {
 }
 
 
-def get_activation(spec) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Resolve a name or callable to an activation callable.
+def get_activation(spec) -> CodeActivation:
+    """Resolve a name or callable to a :class:`CodeActivation`.
 
-    Names resolve to an :class:`Activation`; a callable that torch defines
-    (``torch.sigmoid``...) to its named entry; a :class:`torch.nn.Module`
-    or an :class:`Activation` is returned unchanged; any other callable is
+    Names resolve to their :class:`Activation`; a function that torch defines
+    (``torch.sigmoid``...) to its named entry; a :class:`CodeActivation` is
+    returned unchanged; any other callable (a function, an ``nn.Module``) is
     wrapped in an :class:`Activation` with its declared ``output_range``
     (attribute, optional) and no closed-form derivative.
 
@@ -117,25 +166,15 @@ def get_activation(spec) -> Callable[[torch.Tensor], torch.Tensor]:
     ValueError
         For an unknown name, listing the valid ones.
     """
-    if isinstance(spec, (Activation, nn.Module)):
+    if isinstance(spec, CodeActivation):
         return spec
     if callable(spec) and not isinstance(spec, str):
         known = _KNOWN_CALLABLES.get(spec) if _hashable(spec) else None
         if known is not None:
             return ACTIVATIONS[known]
         name = getattr(spec, "__name__", type(spec).__name__)
-        return Activation(name, spec, getattr(spec, "output_range", None), None, 1.0)
+        return Activation(name, spec, getattr(spec, "output_range", None))
     return resolve_option("activation", spec, ACTIVATIONS)
-
-
-def output_range(activation) -> tuple[float, float] | None:
-    """Declared ``(low, high)`` bounds of a resolved activation, or ``None`` when unknown."""
-    return getattr(activation, "output_range", None)
-
-
-def derivative_from_output(activation) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """``h -> f'(a)`` for a resolved elementwise activation, or ``None`` when there is none."""
-    return activation.derivative if isinstance(activation, Activation) else None
 
 
 def _hashable(obj) -> bool:

@@ -36,7 +36,7 @@ from torch import nn
 
 from aekit._validation import resolve_option
 from aekit.autoencoders import _penalties as P
-from aekit.autoencoders._activations import derivative_from_output, get_activation, output_range
+from aekit.autoencoders._activations import get_activation
 from aekit.datasets import make_corruption
 from aekit.training import TrainableModule
 
@@ -62,10 +62,13 @@ class AutoencoderModule(TrainableModule):
         Code size ``m`` (under- or overcomplete).
     hidden_layer_sizes : sequence of int
         Sizes of extra encoder layers before the code, mirrored in the decoder.
-    encoder_activation : str, callable or nn.Module
+    encoder_activation : str, callable or CodeActivation
         ``f₁`` of the code layer: a name of :data:`~aekit.autoencoders.ACTIVATIONS`
         (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"linear"``, ...), a callable,
-        or :class:`~aekit.autoencoders.TopK` for the k-sparse autoencoder.
+        or a :class:`~aekit.autoencoders.CodeActivation` such as
+        :class:`~aekit.autoencoders.TopK` (the k-sparse autoencoder); the
+        activation's :meth:`~aekit.autoencoders.CodeActivation.loss_terms` join
+        the model's.
     hidden_activation : str or callable
         ``g`` of the extra hidden layers (encoder and decoder).
     decoder_activation : str, callable or None
@@ -200,9 +203,7 @@ class AutoencoderModule(TrainableModule):
             self.f_out = get_activation("sigmoid")
         else:
             self.f_out = get_activation("linear" if decoder_activation is None else decoder_activation)
-        check_width = getattr(self.f_code, "check_width", None)
-        if check_width is not None:
-            check_width(sizes[-1])
+        self.f_code.check_width(sizes[-1])
 
         self.weight_decay = float(weight_decay)
         self.l1_weights = float(l1_weights)
@@ -296,8 +297,7 @@ class AutoencoderModule(TrainableModule):
         if extract is None:
             extract = not self.training
         _, z = self._pre_code(x)
-        f = getattr(self.f_code, "extract", self.f_code) if extract else self.f_code
-        return f(z)
+        return self.f_code.extract(z) if extract else self.f_code(z)
 
     def decode_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the output layer (n, d) from codes ``h`` (n, m)."""
@@ -335,10 +335,12 @@ class AutoencoderModule(TrainableModule):
             x_in, mask = self.corruption(x, generator)
             if self.corrupted_weight != 1.0 or self.uncorrupted_weight != 1.0:
                 weight = P.emphasis_weights(mask, self.corrupted_weight, self.uncorrupted_weight, _upcast(x).dtype)
-        h = self.encode(x_in, extract=False)
+        _, z = self._pre_code(x_in)
+        h = self.f_code(z)
         logits = self.decode_logits(h)
         with torch.autocast(device_type=x.device.type, enabled=False):
             terms = {"reconstruction": self.reconstruction_loss(logits, x, weight)}
+            terms.update(self.f_code.loss_terms(z, h))
             if self.weight_decay > 0:
                 terms["weight_decay"] = self.weight_decay * P.weight_decay(self.weights())
             if self.l1_weights > 0:
@@ -370,7 +372,7 @@ class AutoencoderModule(TrainableModule):
         """``h -> f'(a)`` when the closed-form contractive penalty applies, else None."""
         if len(self.sizes) != 2:
             return None
-        return derivative_from_output(self.f_code)
+        return self.f_code.derivative
 
     def contractive_penalty(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """``(1/n) Σₛ ‖∂h/∂x(xₛ)‖²_F`` on inputs ``x`` (n, d); ``h`` = their codes when known."""
@@ -384,9 +386,7 @@ class AutoencoderModule(TrainableModule):
     # ------------------------------------------------------------ trainer hooks
     def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
         """Step the code activation's schedule (top-k's k); full-data ρ̂ for ``sparsity_estimate="full"``."""
-        hook = getattr(self.f_code, "on_epoch_start", None)
-        if hook is not None:
-            hook(epoch, max_epochs)
+        self.f_code.on_epoch_start(epoch, max_epochs)
         if self.sparsity_weight > 0 and self.sparsity_estimate == "full":
             self.rho_hat.copy_(self.mean_activation(data[0]))
             self.rho_hat_ready.fill_(True)
@@ -426,7 +426,7 @@ class AutoencoderModule(TrainableModule):
 
 def _output_bias(offset: torch.Tensor, f_out) -> torch.Tensor:
     """Output bias whose reconstruction is ``offset``: itself (linear), its logit (sigmoid), else 0."""
-    name = getattr(f_out, "name", None)
+    name = f_out.name
     if name in ("linear", "identity"):
         return offset
     if name == "sigmoid":
@@ -441,9 +441,9 @@ def _upcast(t: torch.Tensor) -> torch.Tensor:
 
 def _check_kl_activation(activation, spec) -> None:
     """KL sparsity treats activations as Bernoulli means: refuse any range outside (0, 1)."""
-    bounds = output_range(activation)
+    bounds = activation.output_range
     if bounds is None or bounds[0] < 0.0 or bounds[1] > 1.0:
-        name = spec if isinstance(spec, str) else getattr(activation, "name", type(activation).__name__)
+        name = spec if isinstance(spec, str) else activation.name
         shown = "unknown" if bounds is None else f"({bounds[0]:g}, {bounds[1]:g})"
         raise ValueError(
             f"KL sparsity needs encoder activations in (0, 1), but encoder_activation={name!r} has range {shown}; "
@@ -454,7 +454,7 @@ def _check_kl_activation(activation, spec) -> None:
 
 def _init_weight(fan_out: int, fan_in: int, activation, generator, device) -> nn.Parameter:
     """``U(−r, r)`` with ``r = gain · sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010)."""
-    gain = getattr(activation, "init_gain", 1.0)
+    gain = activation.init_gain
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     w = torch.empty(fan_out, fan_in).uniform_(-bound, bound, generator=generator)
     return nn.Parameter(w.to(device))

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from aekit.autoencoders._activations import CodeActivation
+
 __all__ = ["topk", "topk_mask", "k_schedule", "TopK"]
 
 
@@ -65,7 +67,7 @@ def k_schedule(epoch: int, max_epochs: int, k: int, k_start: int, anneal_fractio
     return int(round(k_start + (k - k_start) * epoch / n_anneal))
 
 
-class TopK(nn.Module):
+class TopK(CodeActivation, nn.Module):
     """k-sparse activation: ``h = topk(z, k)`` while training, ``topk(z, ⌈α·k⌉)`` for features.
 
     Parameters
@@ -88,7 +90,7 @@ class TopK(nn.Module):
         epoch (so a resumed run recomputes it and no state needs saving).
     """
 
-    output_range = None
+    name = "topk"
 
     def __init__(self, k: int, *, alpha: float = 1.0, k_start: int | None = None, anneal_fraction: float = 0.5):
         super().__init__()
