@@ -1,27 +1,51 @@
 # Set-up and the two entry points of the README: `make demo` and `make test`.
 # Both create (or reuse) .venv and install what they need. Torch comes first,
-# from TORCH_SPEC, so that the project's `torch>=2.2` range is already met and
-# pip never resolves a multi-GB CUDA build. A GPU user installs their own torch
-# into .venv beforehand; an importable torch is never replaced.
+# so that the project's `torch>=2.2` range is already met when pip installs
+# aekit and pip never resolves torch on its own:
+#   - TORCH_INDEX (default: PyTorch's CPU wheel index) gives the CPU-only build,
+#     about 200 MB. Set TORCH_INDEX to a CUDA index (e.g.
+#     https://download.pytorch.org/whl/cu124) for a GPU build.
+#   - If that index cannot be reached, torch comes from the default package
+#     index instead, with a warning: on Linux x86-64, PyPI's torch wheel is the
+#     CUDA build (several GB). `make TORCH_INDEX=` asks for that route directly.
+#   - An importable torch is never replaced: a GPU user may install their own
+#     torch into .venv beforehand.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aekit-installed
 
-.PHONY: demo test test-all bench browser clean
+.PHONY: demo test test-numerics test-all bench browser torch clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
+	$(MAKE) --no-print-directory torch
 	$(BIN)/pip install -e ".[test]"
 	touch $(STAMP)
+
+# torch before anything else; see the top of this file for the routes.
+torch:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  echo "torch: keeping $$($(BIN)/python -c 'import torch; print(torch.__version__)')"; \
+	elif [ -n "$(TORCH_INDEX)" ] && $(BIN)/pip install --retries 1 --timeout 20 --index-url "$(TORCH_INDEX)" "$(TORCH_SPEC)"; then \
+	  echo "torch: installed $(TORCH_SPEC) from $(TORCH_INDEX)"; \
+	else \
+	  [ -z "$(TORCH_INDEX)" ] || echo "warning: $(TORCH_INDEX) could not be reached; installing $(TORCH_SPEC) from the default package index (on Linux x86-64 that is the CUDA build, several GB)." >&2; \
+	  $(BIN)/pip install "$(TORCH_SPEC)"; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/aekit demo
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The numerically sensitive tests (see tests/conftest.py) with one thread; CI runs them after `make test`.
+test-numerics: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -m numerics
 
 # The slow checks too: MNIST-sized runs, found through AEKIT_MNIST_HOME.
 test-all: $(STAMP) browser

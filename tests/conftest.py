@@ -1,16 +1,35 @@
-"""Shared test set-up: the --runslow switch and the MNIST location for slow tests."""
+"""Shared test set-up: the --runslow switch, the MNIST location for slow tests, SciPy's array-API mode."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+
+# scikit-learn's array-API check (run for every estimator by tests/test_common.py) skips unless
+# SciPy was imported in array-API mode, which this variable selects; set before anything imports SciPy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
 
 
+# The numerically sensitive tests, which CI runs a second time with one thread (``-m numerics``):
+# scikit-learn's API checks, the fast-path tests, and every test whose name says it compares two
+# computations of the same thing (against scikit-learn, SciPy, MiniSom, autograd, a closed form,
+# another solver, device or batching).
+NUMERICS_FILES = {"test_common.py", "test_trainer_fast_path.py"}
+NUMERICS_NAMES = re.compile(
+    r"sklearn|scikit|minisom|scipy|autograd|closed_form|finite_diff|matches|agree|equal|invariant|same|exact"
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    numerics = pytest.mark.numerics
+    for item in items:
+        if item.path.name in NUMERICS_FILES or NUMERICS_NAMES.search(item.originalname or item.name):
+            item.add_marker(numerics)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow (make test-all)")

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.exceptions import NotFittedError
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -380,8 +380,21 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
                 Y[s : s + chunk] = centre_test_kernel(K, col, total) @ P
         return to_numpy(Y).astype(X.dtype, copy=False)
 
+    def _has_pre_image(self) -> bool:
+        if self.kernel == "precomputed" or not self.fit_inverse_transform:
+            raise AttributeError(
+                "inverse_transform needs the pre-image regression: refit with fit_inverse_transform=True "
+                "(not available with kernel='precomputed')."
+            )
+        return True
+
+    @available_if(_has_pre_image)
     def inverse_transform(self, Y):
         """Map embeddings back to the input space with the learned pre-image regression.
+
+        Only with ``fit_inverse_transform=True`` (otherwise the estimator has no
+        ``inverse_transform``, scikit-learn's convention for a method that a
+        setting turns off).
 
         Parameters
         ----------
@@ -391,12 +404,7 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         -------
         ndarray (n_queries, n_features)
         """
-        if not hasattr(self, "dual_coef_"):
-            if self.kernel == "precomputed" or not self.fit_inverse_transform:
-                raise NotFittedError(
-                    "inverse_transform needs the pre-image regression: refit with fit_inverse_transform=True."
-                )
-        check_is_fitted(self)
+        check_is_fitted(self, "dual_coef_")
         Y = np.asarray(Y)
         k = self.X_transformed_fit_.shape[1]
         if Y.ndim != 2 or Y.shape[1] != k:

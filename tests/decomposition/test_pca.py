@@ -3,7 +3,6 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA as SkPCA
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import io as aio
 from aekit.decomposition import PCA
@@ -13,11 +12,6 @@ from aekit.decomposition._pca import column_moments, combine_moments
 @pytest.fixture(scope="module")
 def digits():
     return (load_digits().data / 16.0).astype(np.float32)
-
-
-@parametrize_with_checks([PCA(), PCA(n_components=2, whiten=True)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_lecture_example_eigenvalues_and_eigenvectors():

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import io as aio
 from aekit.datasets import make_sfa_signal
@@ -16,13 +15,6 @@ def sines():
     S = np.column_stack([np.sin(f * t + p) for f, p in [(1, 0.3), (3, 1.0), (7, 0.1), (15, 2.0), (40, 0.5)]])
     A = np.random.default_rng(0).normal(size=(5, 5))
     return t, S, S @ A.T
-
-
-# Delay embeddings return fewer rows than they get, which the generic checks
-# (same row count in and out) cannot know; they are tested below instead.
-@parametrize_with_checks([SFA(), SFA(2, degree=2)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_delay_embedding_and_quadratic_expansion_exact():

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import io as aio
 from aekit.manifold import PrincipalCurve
@@ -91,11 +90,6 @@ def test_transform_inverse_transform_and_distances_agree(arc):
     np.testing.assert_allclose(d2, pc.projection_distances(X), rtol=1e-3, atol=1e-5)
     assert pc.score(X) == pytest.approx(-pc.mean_squared_distance_, rel=1e-5)
     np.testing.assert_allclose(pc.transform(on_curve), lam, atol=1e-3)  # float32 products
-
-
-@parametrize_with_checks([PrincipalCurve(max_iter=3, n_nodes=20)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_save_load_roundtrip(tmp_path, arc):

@@ -5,7 +5,6 @@ import pytest
 import torch
 from scipy.spatial import procrustes
 from sklearn.manifold import trustworthiness as sk_trustworthiness
-from threadpoolctl import threadpool_limits
 
 import aekit.metrics._embedding as emb
 from aekit.metrics import continuity, procrustes_disparity, residual_variance, trustworthiness, trustworthiness_continuity
@@ -13,16 +12,6 @@ from aekit.metrics import continuity, procrustes_disparity, residual_variance, t
 # Six points on a line with gaps 1, 2, 3, 4, 5; the embedding swaps the two ends.
 LINE = np.array([[0.0], [1.0], [3.0], [6.0], [10.0], [15.0]])
 SWAPPED = np.array([[15.0], [1.0], [3.0], [6.0], [10.0], [0.0]])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small problems: one BLAS / OpenMP thread beats two on a shared CPU (and is deterministic)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
 
 
 def test_tiny_case_by_hand():
