@@ -107,6 +107,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     nesterov : bool, default=False
     batch_size : int, default=128
     max_epochs : int, default=50
+        Passes over the data; 0 keeps the initial weights (an untrained control
+        with the same ``random_state`` and architecture).
     lr_schedule : str, default="constant"
         A schedule of :class:`aekit.training.Trainer` (``"cosine"``, ``"step:10:0.5"``, ...).
     early_stopping : bool, default=False
@@ -187,7 +189,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_schedule": [str, callable],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],

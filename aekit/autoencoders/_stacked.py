@@ -55,7 +55,7 @@ _COMMON_CONSTRAINTS: dict = {
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "nesterov": ["boolean"],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 0, None, closed="left")],
     "lr_schedule": [str, callable],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -541,7 +541,7 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
 
     _parameter_constraints: dict = {
         **_COMMON_CONSTRAINTS,
-        "head_max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "head_max_epochs": [Interval(Integral, 0, None, closed="left")],
         "head_optimizer": [StrOptions({"adam", "sgd"}), None],
         "head_learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "monitor": [StrOptions({"loss", "error"})],

@@ -172,6 +172,13 @@ def train(
     )
 
 
+def untrained_control(estimator, X):
+    """``estimator``'s architecture and seed at its initial weights (``max_epochs=0``), fitted on ``X``."""
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(max_epochs=0, verbose=False, checkpoint_dir=None, resume=False).fit(X)
+
+
 def summarize_autoencoder(estimator, X, image_shape, seed: int) -> tuple[dict, dict]:
     """A fitted autoencoder's metrics on ``X`` and its figures (shared by ``aekit train`` and ``aekit demo``)."""
     import numpy as np
@@ -182,9 +189,13 @@ def summarize_autoencoder(estimator, X, image_shape, seed: int) -> tuple[dict, d
 
     codes = estimator.transform(X)
     last = estimator.history_[-1]
+    control = untrained_control(estimator, X)
     metrics = {
         "reconstruction_error": -estimator.score(X),
+        # the same architecture and seed at its initial weights: what training changed
+        "untrained_reconstruction_error": -control.score(X),
         "mean_activation": float(codes.mean()),
+        "untrained_mean_activation": float(control.transform(X).mean()),
         "dead_units": last.get("dead_units"),
         "epochs": estimator.n_iter_,
         "final_loss": last["loss"],

@@ -111,7 +111,8 @@ class Trainer:
     batch_size : int
         Samples per step (the *global* batch under DistributedDataParallel).
     max_epochs : int
-        Passes over the training data.
+        Passes over the training data; 0 leaves the module at its initial
+        weights (an untrained control with the same seed and architecture).
     lr_schedule : str or callable
         ``"constant"``, ``"step[:S[:G]]"``, ``"exponential[:G]"``, ``"cosine[:M]"``,
         ``"linear[:M]"``, or a callable ``epoch -> factor`` (see :mod:`aekit.training._schedules`).
@@ -251,7 +252,7 @@ class Trainer:
                 f"without the 'val_' prefix; got {self.monitor!r}."
             )
         _check_int("batch_size", self.batch_size, low=1)
-        _check_int("max_epochs", self.max_epochs, low=1)
+        _check_int("max_epochs", self.max_epochs, low=0)
         _check_int("n_iter_no_change", self.n_iter_no_change, low=1)
         _check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):

@@ -13,7 +13,7 @@ from aekit.autoencoders import Autoencoder, DenoisingAutoencoder, StackedAutoenc
 from aekit.cli import app
 from aekit.datasets import load_digits
 from aekit.decomposition import PCA
-from aekit.metrics import evaluate, trustworthiness_continuity
+from aekit.metrics import evaluate, linear_probe_accuracy, trustworthiness_continuity
 
 runner = CliRunner()
 
@@ -37,7 +37,7 @@ def test_evaluate_an_autoencoder_by_hand(digits):
     tr, te = train_test_split(np.arange(500), test_size=0.25, random_state=0, stratify=y)
     knn = KNeighborsClassifier(5).fit(Z[tr], y[tr]).score(Z[te], y[te])
     assert m["knn_accuracy"] == pytest.approx(knn) and m["probe_test_samples"] == te.size
-    assert 0.5 < m["linear_probe_accuracy"] <= 1.0
+    assert m["linear_probe_accuracy"] == pytest.approx(linear_probe_accuracy(Z[tr], y[tr], Z[te], y[te]))
     assert m["mean_activation"] == pytest.approx(Z.mean(), rel=1e-5)
     assert 0 <= m["dead_fraction"] <= 1 and m["mean_contraction"] > 0 and m["n_components"] == 16
     assert "trustworthiness" not in m and "classifier_accuracy" not in m  # 16-D codes, not a classifier

@@ -35,11 +35,18 @@ def test_demo_writes_every_step_and_one_report(tmp_path):
     np.testing.assert_allclose(pca.explained_variance_ratio_.sum(), 1.0, atol=1e-5)
     assert pca.transform(X).shape == (len(X), pca.n_components_)
 
-    # the denoising sparse autoencoder: KL sparsity holds the mean activation near rho_0, codes are useful
+    # the denoising sparse autoencoder against its untrained control (same seed, initial weights): KL
+    # sparsity moves the mean activation from about 0.5 to rho_0, and the reconstruction error falls
+    # several-fold (measured: 18 against 85 nats per image); the linear probe of the codes stays at the
+    # level of the control's and of the raw pixels' (0.90-0.92 on the digits), so it is not a sign of learning
     ae_dir = tmp_path / "demo" / "autoencoder"
-    ae_metrics = json.loads((ae_dir / "metrics.json").read_text())
-    assert abs(ae_metrics["mean_activation"] - ae_metrics["sparsity_target"]) < 0.02
-    assert ae_metrics["linear_probe_accuracy"] > 0.85 and ae_metrics["dead_units"] == 0.0
+    m = json.loads((ae_dir / "metrics.json").read_text())
+    assert abs(m["mean_activation"] - m["sparsity_target"]) < 0.02
+    assert abs(m["untrained_mean_activation"] - m["sparsity_target"]) > 0.3
+    assert m["reconstruction_error"] < 0.5 * m["untrained_reconstruction_error"]
+    assert m["dead_units"] == 0.0
+    assert m["linear_probe_accuracy"] >= m["untrained_linear_probe_accuracy"] - 0.03
+    assert abs(m["raw_pixels_linear_probe_accuracy"] - m["linear_probe_accuracy"]) < 0.05
     assert {"filters.png", "reconstructions.png", "history.png"} <= {p.name for p in (ae_dir / "figures").iterdir()}
     ae = aio.load(ae_dir / "model")
     assert ae.transform(X[:5]).shape == (5, 100)

@@ -1,4 +1,3 @@
-import warnings
 
 import numpy as np
 import pytest
@@ -6,11 +5,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import FastICA as SkFastICA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit import io as aio
 from aekit.datasets import make_ica_mixture
-from aekit.decomposition import FastICA
+from aekit.decomposition import PCA, FastICA
 from aekit.decomposition._fastica import CONTRASTS, escape_saddles, symmetric_decorrelation
 
 
@@ -27,13 +25,6 @@ def mixture():
     return make_ica_mixture(2000, n_sources=4, random_state=0)
 
 
-@parametrize_with_checks([FastICA(random_state=0), FastICA(2, algorithm="deflation", fun="cube", random_state=0)])
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # random test data has Gaussian-like directions
-        check(estimator)
-
-
 @pytest.mark.parametrize("algorithm", ["parallel", "deflation"])
 @pytest.mark.parametrize("fun", ["logcosh", "exp", "cube"])
 def test_recovers_every_known_source(mixture, algorithm, fun):
@@ -43,6 +34,14 @@ def test_recovers_every_known_source(mixture, algorithm, fun):
     assert corr.min() >= 0.99, corr
     # Sources come out white: unit variance, uncorrelated.
     np.testing.assert_allclose(np.cov(S_hat.astype(np.float64), rowvar=False), np.eye(4), atol=1e-4)
+
+
+def test_the_untrained_control_does_not_separate_the_sources(mixture):
+    # What the 0.99 bar above is measured against: the sensors themselves (0.45) and their whitening by
+    # PCA, FastICA's starting point (0.67), are far from the sources.
+    S = mixture.extras["sources"]
+    assert matched_abs_correlations(S, mixture.X).min() < 0.6
+    assert matched_abs_correlations(S, PCA(4, whiten=True).fit_transform(mixture.X)).min() < 0.8
 
 
 def test_three_sources_with_more_sensors():

@@ -1,14 +1,12 @@
 """Locally linear embedding (standard and modified): agreement with scikit-learn, weights, out-of-sample, errors."""
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
+from scipy.stats import spearmanr
+from sklearn.decomposition import PCA as SkPCA
 from sklearn.datasets import make_s_curve
 from sklearn.manifold import LocallyLinearEmbedding as SkLLE
-from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from aekit import io as aio
 from aekit.manifold import LocallyLinearEmbedding
@@ -16,31 +14,10 @@ from aekit.manifold._lle import barycenter_weights
 from aekit.metrics import procrustes_disparity
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small problems: one BLAS / OpenMP thread beats two on a shared CPU (and is deterministic)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def curve():
     X, _ = make_s_curve(400, random_state=0)
     return X
-
-
-# scikit-learn's check data are separated blobs: their k-NN graph is disconnected, which
-# LLE reports with a UserWarning (the embedding is still defined); silenced here.
-@parametrize_with_checks(
-    [LocallyLinearEmbedding(n_neighbors=5), LocallyLinearEmbedding(n_neighbors=5, method="modified")]
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        check(estimator)
 
 
 @pytest.mark.parametrize("method", ["standard", "modified"])
@@ -89,9 +66,12 @@ def test_transform_of_training_points_is_close_to_embedding(curve, method):
 def test_embedding_unrolls_the_curve(curve):
     X, t = make_s_curve(400, random_state=0)
     Y = LocallyLinearEmbedding(n_neighbors=12, random_state=0).fit_transform(X)
-    # one coordinate follows the position along the S
-    corr = max(abs(np.corrcoef(Y[:, j], t)[0, 1]) for j in range(2))
-    assert corr > 0.95
+
+    def ordering(Z):  # how well one coordinate orders the points along the S (rank correlation)
+        return max(abs(spearmanr(Z[:, j], t)[0]) for j in range(2))
+
+    # against the linear control: the 2-D PCA orders them to 0.914, LLE to 0.9998
+    assert ordering(Y) > 0.99 and ordering(Y) > ordering(SkPCA(2).fit_transform(X)) + 0.05
 
 
 def test_errors(curve):
