@@ -499,7 +499,7 @@ class SOM(TransformerMixin, BaseEstimator):
 
     def _fit_batch(self, source, W, sigma_sched, h, device, generator):
         _, G = self._grid(device)
-        n_units, start, (s0, s1, decay) = G.shape[0], 0, sigma_sched
+        n_units, (s0, s1, decay) = G.shape[0], sigma_sched
         steps = self._steps(source.shape[0], device, generator)
         bf16 = self.precision == "bfloat16"
         resident = None

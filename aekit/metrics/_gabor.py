@@ -143,9 +143,6 @@ def _fit_one(w: np.ndarray, max_nfev: int) -> tuple[np.ndarray, float]:
     def jacobian(p):
         return _gabor_jacobian(p, x, y)
 
-    best_p, best_cost = None, np.inf
-    for p0 in _starts(w):
-        p0 = np.clip(p0, lower + 1e-9 * np.isfinite(lower), upper - 1e-9 * np.isfinite(upper))
     def solve(p0, tol):
         return least_squares(
             residual, p0, jac=jacobian, bounds=(lower, upper), method="trf", max_nfev=max_nfev, ftol=tol, xtol=tol, gtol=tol
