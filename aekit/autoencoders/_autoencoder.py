@@ -134,6 +134,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     ----------
     module_ : AutoencoderModule
         The trained torch module (``encode`` / ``decode`` / ``reconstruct``).
+    filters_ : ndarray of shape (n_units, n_features)
+        The first encoder layer's weights (one row per unit), as an array.
     history_ : list of dict
         Per-epoch loss terms and metrics from the trainer.
     n_iter_ : int
@@ -453,6 +455,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             logits = self.module_.decode_logits(self.module_.encode(xb, extract=False))
             total += float(self.module_.reconstruction_loss(logits, xb)) * xb.shape[0]
         return -total / T.shape[0]
+
+    @property
+    def filters_(self) -> np.ndarray:
+        """First-layer encoder weights (n_units, n_features) as float32: the filters the figures show."""
+        check_is_fitted(self)
+        return to_numpy(self.module_.encoder_weights[0].detach().float())
 
     @property
     def _n_features_out(self):

@@ -248,6 +248,12 @@ class _Stack(BaseEstimator):
         return self._map(self.module_.encode, T)
 
     @property
+    def filters_(self) -> np.ndarray:
+        """The first layer's encoder weights (n_units, n_features) as float32: its filters."""
+        check_is_fitted(self)
+        return to_numpy(self.module_.layers[0].encoder_weights[0].detach().float())
+
+    @property
     def n_components_(self) -> int:
         """Code size of the deepest layer."""
         check_is_fitted(self)

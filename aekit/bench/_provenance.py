@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_description", "git_commit"]
+__all__ = ["machine_description", "cpu_flags", "git_commit", "provenance_lines"]
+
+# The CPU features that change the speed of float32 and bfloat16 matmuls (and their rounding).
+_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -24,24 +27,51 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> dict[str, bool]:
+    """Which of the matmul-relevant CPU features (AMX, AVX-512-BF16, AVX-512, AVX2) the CPU reports."""
+    found: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                found = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return {flag: flag in found for flag in _FLAGS}
+
+
 def machine_description() -> str:
-    """CPU model, logical CPUs, torch version and threads, the GPU (or none), Python and OS."""
+    """CPU model and its AMX / AVX-512-BF16 flags, logical CPUs, torch and its threads, the GPU, Python, OS."""
     gpu = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"
+    flags = cpu_flags()
+    shown = " ".join(f"{k}={'yes' if v else 'no'}" for k, v in flags.items() if k in ("amx_bf16", "avx512_bf16"))
     return (
-        f"{_cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
+        f"{_cpu_model()} ({shown}), {os.cpu_count()} logical CPUs, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
 
 
+def provenance_lines(command: str) -> list[str]:
+    """Markdown bullet lines every results file starts with: date, commit, machine and threads, command."""
+    from datetime import datetime, timezone
+
+    return [
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- commit: {git_commit()}",
+        f"- machine: {machine_description()}",
+        f"- command: `{command}`",
+    ]
+
+
 def git_commit(repo: Path | str | None = None) -> str:
-    """Short hash of HEAD, marked when ``aekit/`` has uncommitted changes; ``"unknown"`` outside git."""
+    """Short hash of HEAD, marked when ``aekit/`` or ``benchmarks/`` has uncommitted changes; ``"unknown"`` outside git."""
     repo = Path(repo) if repo is not None else _REPO
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aekit"], cwd=repo, capture_output=True,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aekit", "benchmarks/*.py"], cwd=repo, capture_output=True,
                                text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return (head + " (aekit/ has uncommitted changes)" if dirty else head) or "unknown"
+    return (head + " (with uncommitted changes to the code)" if dirty else head) or "unknown"

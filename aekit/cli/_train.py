@@ -207,8 +207,7 @@ def summarize_autoencoder(estimator, X, image_shape, seed: int) -> tuple[dict, d
         ),
     }
     if image_shape is not None:
-        W = estimator.module_.encoder_weights[0].detach().cpu().numpy()
-        figures["filters"] = viz.plot_filters(W, image_shape)
+        figures["filters"] = viz.plot_filters(estimator.filters_, image_shape)
         clean, corrupted = X[:10], None
         if estimator.corruption is not None:
             # denoising error: mean over up to 1000 samples of sum_d (g(f(x_tilde))_d - x_d)^2

@@ -3,6 +3,15 @@
 from aekit.training._history import history_to_csv, read_history, write_history
 from aekit.training._module import TrainableModule
 from aekit.training._schedules import resolve_schedule
-from aekit.training._trainer import Trainer
+from aekit.training._trainer import PRECISIONS, Trainer, bf16_supported
 
-__all__ = ["TrainableModule", "Trainer", "resolve_schedule", "write_history", "read_history", "history_to_csv"]
+__all__ = [
+    "TrainableModule",
+    "Trainer",
+    "PRECISIONS",
+    "bf16_supported",
+    "resolve_schedule",
+    "write_history",
+    "read_history",
+    "history_to_csv",
+]
