@@ -7,6 +7,7 @@ Library code never touches global random state: ``random_state`` becomes a
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ __all__ = [
     "as_tensor",
     "to_numpy",
     "seed_from",
+    "as_device_tensor",
+    "map_rows",
+    "CHUNK_ROWS",
 ]
 
 
@@ -87,3 +91,29 @@ def as_tensor(X, device: torch.device | str = "cpu", dtype: torch.dtype = torch.
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     """A tensor on any device as a numpy array (detached, on the CPU)."""
     return t.detach().cpu().numpy()
+
+
+def as_device_tensor(X, device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``X`` (array or tensor) on ``device``; on the CPU a float array is shared, not copied.
+
+    Read-only arrays (memory maps) are shared too: the kernels never write to
+    their input, so torch's warning about non-writable arrays does not apply.
+    """
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=dtype or X.dtype)
+    X = np.ascontiguousarray(X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(X)
+    return t.to(device=device, dtype=dtype or t.dtype)
+
+
+#: Rows per forward pass when a fitted model maps a whole data set (transform, predict, statistics).
+CHUNK_ROWS = 8192
+
+
+@torch.no_grad()
+def map_rows(fn, X: torch.Tensor, rows: int = CHUNK_ROWS) -> torch.Tensor:
+    """``fn`` applied to ``X`` (n, ...) ``rows`` rows at a time, without a graph; float32 results concatenated."""
+    parts = [fn(X[s : s + rows]).float() for s in range(0, X.shape[0], rows)]
+    return torch.cat(parts) if parts else X.new_zeros((0, 0))

@@ -10,7 +10,8 @@ A saved model is a folder with two files::
 Nothing is ever pickled. Loading imports the class named in the config (only
 from the ``aekit`` package), builds it from its saved ``params`` and restores
 the fitted attributes; a torch module is rebuilt by the estimator's
-``_make_module(name)`` from those settings, never guessed from tensor shapes.
+``rebuild_module(name)`` (:class:`TorchModuleEstimator`) from those settings,
+never guessed from tensor shapes.
 Every write goes to a temporary file (or folder) beside its target and is then
 renamed into place, so a crash leaves the old version or the new one, never half
 of either.
@@ -44,6 +45,7 @@ __all__ = [
     "load",
     "to_jsonable",
     "from_jsonable",
+    "TorchModuleEstimator",
 ]
 
 FORMAT = "aekit-model"
@@ -200,6 +202,20 @@ def from_jsonable(obj):
 
 
 # ---------------------------------------------------------------- estimators
+class TorchModuleEstimator:
+    """Interface of the estimators whose fitted state includes torch modules (``module_``, ...).
+
+    :func:`save` stores such a module's ``state_dict``; :func:`load` asks the
+    estimator, rebuilt from its saved parameters and fitted attributes, for the
+    untrained module of the same structure (:meth:`rebuild_module`) and loads
+    the weights into it, so no structure is ever guessed from tensor shapes.
+    """
+
+    def rebuild_module(self, name: str) -> torch.nn.Module:
+        """The module ``name`` (e.g. ``"module_"``) with its fitted structure and any weights."""
+        raise NotImplementedError(f"{type(self).__name__} does not rebuild torch modules.")
+
+
 def _public_name(cls) -> str:
     """``aekit.<package>.<Class>``: the public path of an aekit class."""
     return f"{cls.__module__.split('._')[0]}.{cls.__name__}"
@@ -294,15 +310,11 @@ def load(path, device=None):
         else:
             raise ValueError(f"{path / WEIGHTS_FILE} has an unknown entry {key!r}; the file is not an aekit model.")
     for name, sd in module_states.items():
-        make = getattr(estimator, "_make_module", None)
-        if make is None:
-            raise ValueError(f"{cls.__name__} cannot rebuild its torch module {name!r} (no _make_module).")
-        module = make(name)
+        if not isinstance(estimator, TorchModuleEstimator):
+            raise ValueError(f"{cls.__name__} holds no torch modules, but {path} has weights for {name!r}.")
+        module = estimator.rebuild_module(name)
         module.load_state_dict(sd, strict=True)
         setattr(estimator, name, module)
-    after_load = getattr(estimator, "_after_load", None)
-    if after_load is not None:
-        after_load()
     return estimator
 
 

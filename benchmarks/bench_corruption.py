@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from aekit.datasets import gaussian, masking, salt_and_pepper
+from aekit.autoencoders import gaussian, masking, salt_and_pepper
 
 
 def timeit(fn, repeats: int, device: torch.device) -> float:

@@ -8,6 +8,8 @@
 - Estimators (scikit-learn transformers): :class:`Autoencoder` with every
   option, and the presets :class:`SparseAutoencoder`, :class:`KSparseAutoencoder`,
   :class:`DenoisingAutoencoder`, :class:`ContractiveAutoencoder`.
+- Input corruptions of denoising autoencoders (:func:`masking`, :func:`gaussian`,
+  :func:`salt_and_pepper`, :func:`make_corruption`): tensors in, ``(x_tilde, mask)`` out.
 - Pure functions of tensors: the penalties (:func:`kl_sparsity`,
   :func:`contractive_sigmoid`, :func:`contractive_jacobian`, ...) and the
   k-sparse selection (:func:`topk`, :class:`TopK`).
@@ -17,7 +19,8 @@
 """
 
 from aekit.autoencoders._activations import ACTIVATIONS, Activation, CodeActivation, get_activation
-from aekit.autoencoders._autoencoder import Autoencoder
+from aekit.autoencoders._autoencoder import Autoencoder, AutoencoderMaps, EncoderEstimator
+from aekit.autoencoders._corruption import CORRUPTIONS, Corruption, gaussian, make_corruption, masking, salt_and_pepper
 from aekit.autoencoders._module import AutoencoderModule
 from aekit.autoencoders._penalties import (
     contractive_elementwise,
@@ -41,12 +44,16 @@ from aekit.autoencoders._presets import (
     KSparseAutoencoder,
     SparseAutoencoder,
 )
-from aekit.autoencoders._stacked import StackedAutoencoder, StackedAutoencoderClassifier
-from aekit.autoencoders._stacked_module import SoftmaxModule, StackedModule
+from aekit.autoencoders._options import MODEL_OPTIONS
+from aekit.autoencoders._stacked import StackedAutoencoder
+from aekit.autoencoders._stacked_classifier import StackedAutoencoderClassifier
+from aekit.autoencoders._stacked_module import EncoderStack, SoftmaxModule, StackedClassifierModule, StackedModule
 from aekit.autoencoders._topk import TopK, k_schedule, topk, topk_mask
 
 __all__ = [
     "Autoencoder",
+    "AutoencoderMaps",
+    "EncoderEstimator",
     "SparseAutoencoder",
     "KSparseAutoencoder",
     "DenoisingAutoencoder",
@@ -54,8 +61,17 @@ __all__ = [
     "StackedAutoencoder",
     "StackedAutoencoderClassifier",
     "StackedModule",
+    "StackedClassifierModule",
+    "EncoderStack",
     "SoftmaxModule",
+    "MODEL_OPTIONS",
     "AutoencoderModule",
+    "Corruption",
+    "CORRUPTIONS",
+    "make_corruption",
+    "masking",
+    "gaussian",
+    "salt_and_pepper",
     "TopK",
     "topk",
     "topk_mask",

@@ -28,26 +28,24 @@ whose coefficient is 0 are not computed and not reported.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit._validation import resolve_option
+from aekit._params import check_options, parameters_doc
+from aekit._torch import CHUNK_ROWS
 from aekit.autoencoders import _penalties as P
 from aekit.autoencoders._activations import get_activation
-from aekit.datasets import make_corruption
+from aekit.autoencoders._corruption import make_corruption
+from aekit.autoencoders._options import CONTRACTIVE_METHODS, LOSSES, MODEL_OPTIONS, SPARSITY_ESTIMATES
+from aekit.autoencoders._topk import TopK
 from aekit.training import TrainableModule
 
-__all__ = ["AutoencoderModule", "LOSSES", "SPARSITY_ESTIMATES", "CONTRACTIVE_METHODS"]
+__all__ = ["AutoencoderModule", "LOSSES", "SPARSITY_ESTIMATES", "CONTRACTIVE_METHODS", "mean_reconstruction_loss"]
 
-LOSSES = ("squared_error", "cross_entropy")
-SPARSITY_ESTIMATES = ("batch", "running", "full")
-CONTRACTIVE_METHODS = ("auto", "closed_form", "jacobian")
-# Rows of the training data used for epoch metrics and chunk size of full passes.
+# Rows of the training data used for epoch metrics.
 METRIC_ROWS = 10_000
-CHUNK_ROWS = 4096
 DEAD_THRESHOLD = 1e-3
 
 
@@ -60,84 +58,19 @@ class AutoencoderModule(TrainableModule):
         Input dimension ``d``.
     n_components : int
         Code size ``m`` (under- or overcomplete).
-    hidden_layer_sizes : sequence of int
-        Sizes of extra encoder layers before the code, mirrored in the decoder.
-    encoder_activation : str, callable or CodeActivation
-        ``f₁`` of the code layer: a name of :data:`~aekit.autoencoders.ACTIVATIONS`
-        (``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"linear"``, ...), a callable,
-        or a :class:`~aekit.autoencoders.CodeActivation` such as
-        :class:`~aekit.autoencoders.TopK` (the k-sparse autoencoder); the
-        activation's :meth:`~aekit.autoencoders.CodeActivation.loss_terms` join
-        the model's.
-    hidden_activation : str or callable
-        ``g`` of the extra hidden layers (encoder and decoder).
-    decoder_activation : str, callable or None
-        ``f₂``. ``None``: ``"linear"`` for ``loss="squared_error"`` and the
-        sigmoid for ``"cross_entropy"`` (the only output that loss accepts; it is
-        applied inside the loss from the logits, numerically stable).
-    loss : {"squared_error", "cross_entropy"}
-    tied_weights : bool
-        Decoder weights are the encoder's, transposed (one Parameter each).
-    weight_decay, l1_weights : float
-        Coefficients of ``½ Σ W²`` and ``Σ |W|`` over all weight matrices.
-    sparsity_weight : float
-        β of the KL average-activation penalty (needs ``f₁`` with outputs in (0, 1)).
-    sparsity_target : float
-        ρ₀ in (0, 1).
-    sparsity_estimate : {"batch", "running", "full"}
-        How ρ̂ (the units' average activation over the training set) is estimated:
-
-        - ``"batch"``: the minibatch mean. Exact gradient of the batch penalty,
-          current weights, but a noisy, biased estimate (KL is convex in ρ̂, so
-          the batch penalty overestimates the training-set one) that gets worse
-          for small batches.
-        - ``"running"``: an exponential running average
-          ``ρ̂ ← μ ρ̂ + (1 − μ) ρ̂_batch`` (``sparsity_momentum`` μ), kept in the
-          buffer ``rho_hat``. Less noise, slightly stale.
-        - ``"full"``: ρ̂ computed over the whole (clean) training set at each
-          epoch start, kept fixed during the epoch: the lecture's definition,
-          exactly, once per epoch, at the cost of one forward pass per epoch;
-          stale by up to an epoch of updates.
-
-        For ``"running"`` and ``"full"`` the penalty is evaluated at the estimate
-        while its gradient flows through the batch (a straight-through
-        construction, ``ρ̂_used = ρ̂_est + (ρ̂_batch − sg(ρ̂_batch))``): the
-        weights receive β(−ρ₀/ρ̂ⱼ + (1 − ρ₀)/(1 − ρ̂ⱼ)) · ∂ρ̂_batch,j/∂θ with
-        ρ̂ the training-set estimate, which is the lecture's backpropagation rule.
-    sparsity_momentum : float in [0, 1)
-        μ of the running average.
-    kurtosis_weight : float
-        λ_κ of ``−log kurt(h)`` (see :func:`~aekit.autoencoders.kurtosis_penalty`).
-    activity_l1 : float
-        λ_a of the L1 penalty on the code.
-    contraction : float
-        λ_c of the contractive penalty ``‖J_f(x)‖²_F``.
-    contractive_method : {"auto", "closed_form", "jacobian"}
-        ``"closed_form"`` needs a single encoder layer whose activation has a
-        derivative in terms of its output (sigmoid: ``Σⱼ (hⱼ(1 − hⱼ))² Σᵢ Wⱼᵢ²``;
-        also tanh, ReLU, linear); ``"jacobian"`` is exact for any encoder
-        (:func:`~aekit.autoencoders.contractive_jacobian`); ``"auto"`` takes
-        the closed form when it exists.
-    corruption : str, callable or None
-        Denoising: a spec of :func:`aekit.datasets.make_corruption`
-        (``"masking:0.25"``, ``"gaussian:0.3"``, ``"salt_and_pepper:0.1"``) or
-        a callable ``(x, generator) -> (x_tilde, mask)``; applied only in
-        training mode, with the trainer's generator.
-    corrupted_weight, uncorrupted_weight : float
-        Emphasis α on corrupted dimensions and β on the others (Vincent et al.
-        2010, §4.3); α = β = 1 is the plain loss.
-    input_offset : (d,) tensor or None
+{parameters}
+    input_offset : (d,) tensor or None, default=None
         Pre-encoder offset (a fixed buffer, e.g. the training-data mean): the
         encoder sees ``x − offset``, and the output bias starts at the offset
         (its logit for sigmoid outputs), so the model starts from the mean
         image. Equivalent to a bias reparametrization, but it conditions the
         optimization: with the k-sparse selection on uncentered data the
         common mean component decides which units win, and many units never
-        win (dead units). ``None``: no offset.
-    generator : torch.Generator or None
+        win (dead units).
+    generator : torch.Generator or None, default=None
         Source of the initial weights (uniform, Glorot bound times the
         activation's gain; biases 0).
-    device : torch.device or str
+    device : torch.device or str, default=None
 
     Buffers
     -------
@@ -158,86 +91,54 @@ class AutoencoderModule(TrainableModule):
         n_features: int,
         n_components: int,
         *,
-        hidden_layer_sizes: Sequence[int] = (),
-        encoder_activation="sigmoid",
-        hidden_activation="sigmoid",
-        decoder_activation=None,
-        loss: str = "squared_error",
-        tied_weights: bool = False,
-        weight_decay: float = 0.0,
-        l1_weights: float = 0.0,
-        sparsity_weight: float = 0.0,
-        sparsity_target: float = 0.05,
-        sparsity_estimate: str = "batch",
-        sparsity_momentum: float = 0.9,
-        kurtosis_weight: float = 0.0,
-        activity_l1: float = 0.0,
-        contraction: float = 0.0,
-        contractive_method: str = "auto",
-        corruption=None,
-        corrupted_weight: float = 1.0,
-        uncorrupted_weight: float = 1.0,
         input_offset: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         device=None,
+        **options,
     ):
         super().__init__()
-        sizes = [int(n_features), *(int(s) for s in hidden_layer_sizes), int(n_components)]
-        if min(sizes) < 1:
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}.")
-        self.loss = resolve_option("loss", loss, {k: k for k in LOSSES})
-        self.sparsity_estimate = resolve_option("sparsity_estimate", sparsity_estimate, {k: k for k in SPARSITY_ESTIMATES})
-        self.contractive_method = resolve_option(
-            "contractive_method", contractive_method, {k: k for k in CONTRACTIVE_METHODS}
-        )
-        self.sizes = sizes
-        self.tied_weights = bool(tied_weights)
-        self.f_hidden = get_activation(hidden_activation)
-        self.f_code = get_activation(encoder_activation)
-        if self.loss == "cross_entropy":
-            if decoder_activation not in (None, "sigmoid"):
-                raise ValueError(
-                    f"loss='cross_entropy' needs a sigmoid decoder (outputs in (0, 1)), got "
-                    f"decoder_activation={decoder_activation!r}; use decoder_activation=None or loss='squared_error'."
-                )
-            self.f_out = get_activation("sigmoid")
-        else:
-            self.f_out = get_activation("linear" if decoder_activation is None else decoder_activation)
-        self.f_code.check_width(sizes[-1])
+        check_options(MODEL_OPTIONS, options, type(self).__name__)
+        o = {name: options.get(name, option.default) for name, option in MODEL_OPTIONS.items()}
+        self.sizes = [int(n_features), *(int(s) for s in o["hidden_layer_sizes"]), int(n_components)]
+        if min(self.sizes) < 1:
+            raise ValueError(f"layer sizes must be positive integers, got {self.sizes}.")
+        self._set_settings(o)
+        self._build_parameters(generator, device)
+        self._set_offset(input_offset, device)
+        self.register_buffer("rho_hat", torch.full((self.sizes[-1],), self.sparsity_target, device=device))
+        self.register_buffer("rho_hat_ready", torch.zeros((), dtype=torch.bool, device=device))
 
-        self.weight_decay = float(weight_decay)
-        self.l1_weights = float(l1_weights)
-        self.sparsity_weight = float(sparsity_weight)
-        self.sparsity_target = float(sparsity_target)
-        self.sparsity_momentum = float(sparsity_momentum)
-        self.kurtosis_weight = float(kurtosis_weight)
-        self.activity_l1 = float(activity_l1)
-        self.contraction = float(contraction)
-        self.corrupted_weight = float(corrupted_weight)
-        self.uncorrupted_weight = float(uncorrupted_weight)
+    def _set_settings(self, o: dict) -> None:
+        """Resolve the activations, the loss and the corruption; keep the coefficients; check combinations."""
+        self.loss = o["loss"]
+        self.sparsity_estimate = o["sparsity_estimate"]
+        self.contractive_method = o["contractive_method"]
+        self.tied_weights = bool(o["tied_weights"])
+        self.f_hidden = get_activation(o["hidden_activation"])
+        self.f_code = _code_activation(o)
+        self.f_out = _output_activation(o["loss"], o["decoder_activation"])
+        self.f_code.check_width(self.sizes[-1])
+        for name in ("weight_decay", "l1_weights", "sparsity_weight", "sparsity_target", "sparsity_momentum",
+                     "kurtosis_weight", "activity_l1", "contraction", "corrupted_weight", "uncorrupted_weight"):
+            setattr(self, name, float(o[name]))
         if self.sparsity_weight > 0:
-            _check_kl_activation(self.f_code, encoder_activation)
-            if not 0.0 < self.sparsity_target < 1.0:
-                raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target}.")
-        if not 0.0 <= self.sparsity_momentum < 1.0:
-            raise ValueError(f"sparsity_momentum must be in [0, 1), got {sparsity_momentum}.")
+            _check_kl_activation(self.f_code, o["encoder_activation"])
         if self.contraction > 0 and self.contractive_method == "closed_form" and self._closed_form_slope() is None:
             raise ValueError(
                 "contractive_method='closed_form' needs a single encoder layer with an elementwise activation "
                 "whose derivative is known (sigmoid, tanh, relu, linear); use contractive_method='auto' "
                 "for the exact Jacobian path."
             )
-        if corruption is None or callable(corruption):
-            self.corruption = corruption
-        else:
-            self.corruption = make_corruption(corruption)
+        corruption = o["corruption"]
+        self.corruption = corruption if corruption is None or callable(corruption) else make_corruption(corruption)
 
-        # Parameters: W_l (out, in) as in torch.nn.Linear, biases zero.
+    def _build_parameters(self, generator, device) -> None:
+        """W_l (out, in) as in torch.nn.Linear, Glorot-uniform scaled by the activation's gain; biases 0."""
+        sizes, n_layers = self.sizes, len(self.sizes) - 1
         self.encoder_weights = nn.ParameterList()
         self.encoder_biases = nn.ParameterList()
         self.decoder_weights = nn.ParameterList()  # empty when tied
         self.decoder_biases = nn.ParameterList()
-        n_layers = len(sizes) - 1
         for i in range(n_layers):
             act = self.f_code if i == n_layers - 1 else self.f_hidden
             self.encoder_weights.append(_init_weight(sizes[i + 1], sizes[i], act, generator, device))
@@ -248,16 +149,18 @@ class AutoencoderModule(TrainableModule):
                 act = self.f_out if i == n_layers - 1 else self.f_hidden
                 self.decoder_weights.append(_init_weight(fan_out, fan_in, act, generator, device))
             self.decoder_biases.append(nn.Parameter(torch.zeros(fan_out, device=device)))
+
+    def _set_offset(self, input_offset, device) -> None:
+        """The pre-encoder offset buffer (zeros when none); the output bias starts at its reconstruction."""
+        d = self.sizes[0]
         self.centered = input_offset is not None
-        offset = torch.zeros(sizes[0]) if input_offset is None else torch.as_tensor(input_offset).float().cpu()
-        if offset.shape != (sizes[0],):
-            raise ValueError(f"input_offset must have shape ({sizes[0]},), got {tuple(offset.shape)}.")
+        offset = torch.zeros(d) if input_offset is None else torch.as_tensor(input_offset).float().cpu()
+        if offset.shape != (d,):
+            raise ValueError(f"input_offset must have shape ({d},), got {tuple(offset.shape)}.")
         self.register_buffer("input_offset", offset.to(device))
         if self.centered:
             with torch.no_grad():
                 self.decoder_biases[-1].copy_(_output_bias(offset, self.f_out).to(device))
-        self.register_buffer("rho_hat", torch.full((sizes[-1],), self.sparsity_target, device=device))
-        self.register_buffer("rho_hat_ready", torch.zeros((), dtype=torch.bool, device=device))
 
     # ------------------------------------------------------------ structure
     @property
@@ -274,6 +177,10 @@ class AutoencoderModule(TrainableModule):
             return self.encoder_weights[len(self.encoder_weights) - 1 - i].t()
         return self.decoder_weights[i]
 
+    def first_layer_weights(self) -> torch.Tensor:
+        """The first encoder layer's weights (n_units, n_features): the filters."""
+        return self.encoder_weights[0]
+
     def weights(self) -> list[torch.Tensor]:
         """Every distinct weight matrix (what weight decay and L1 act on); biases excluded."""
         return [*self.encoder_weights, *self.decoder_weights]
@@ -287,17 +194,18 @@ class AutoencoderModule(TrainableModule):
             a = self.f_hidden(F.linear(a, self.encoder_weights[i], self.encoder_biases[i]))
         return a, F.linear(a, self.encoder_weights[last], self.encoder_biases[last])
 
-    def encode(self, x: torch.Tensor, *, extract: bool | None = None) -> torch.Tensor:
-        """Code ``h`` (n, m) of inputs ``x`` (n, d).
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Code ``h = f₁(...)`` (n, m) of inputs ``x`` (n, d): the code the decoder is trained on."""
+        return self.f_code(self._pre_code(x)[1])
 
-        ``extract`` selects the feature-extraction form of the code activation
-        when it has one (:class:`~aekit.autoencoders.TopK` keeps α·k units
-        instead of k); ``None`` means "in eval mode".
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature-extraction code (n, m) of ``x`` (n, d), what ``transform`` returns.
+
+        The code activation's :meth:`~aekit.autoencoders.CodeActivation.extract`
+        form: :class:`~aekit.autoencoders.TopK` keeps ⌈α·k⌉ units instead of
+        ``k``; for elementwise activations it equals :meth:`encode`.
         """
-        if extract is None:
-            extract = not self.training
-        _, z = self._pre_code(x)
-        return self.f_code.extract(z) if extract else self.f_code(z)
+        return self.f_code.extract(self._pre_code(x)[1])
 
     def decode_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the output layer (n, d) from codes ``h`` (n, m)."""
@@ -313,7 +221,7 @@ class AutoencoderModule(TrainableModule):
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``decode(encode(x))`` with the training-time code (k units for top-k), no corruption."""
-        return self.decode(self.encode(x, extract=False))
+        return self.decode(self.encode(x))
 
     # ------------------------------------------------------------ losses
     def reconstruction_loss(self, logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None = None):
@@ -379,28 +287,33 @@ class AutoencoderModule(TrainableModule):
         slope = self._closed_form_slope() if self.contractive_method != "jacobian" else None
         if slope is not None:
             if h is None:
-                h = self.encode(x, extract=False)
+                h = self.encode(x)
             return P.contractive_elementwise(slope(_upcast(h)), self.encoder_weights[0])
-        return P.contractive_jacobian(lambda v: self.encode(v, extract=False), x.to(self.rho_hat.dtype))
+        return P.contractive_jacobian(self.encode, x.to(self.rho_hat.dtype))
 
     # ------------------------------------------------------------ trainer hooks
-    def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
+    def on_epoch_start(self, epoch: int, max_epochs: int, data) -> None:
         """Step the code activation's schedule (top-k's k); full-data ρ̂ for ``sparsity_estimate="full"``."""
         self.f_code.on_epoch_start(epoch, max_epochs)
         if self.sparsity_weight > 0 and self.sparsity_estimate == "full":
-            self.rho_hat.copy_(self.mean_activation(data[0]))
+            self.rho_hat.copy_(self.mean_activation(data))
             self.rho_hat_ready.fill_(True)
 
     @torch.no_grad()
-    def mean_activation(self, X: torch.Tensor) -> torch.Tensor:
-        """ρ̂ (m,): each unit's mean training-time activation over the clean rows of ``X``."""
-        total = torch.zeros_like(self.rho_hat)
-        for start in range(0, X.shape[0], CHUNK_ROWS):
-            total += self.encode(X[start : start + CHUNK_ROWS], extract=False).to(total.dtype).sum(dim=0)
-        return total / X.shape[0]
+    def mean_activation(self, data, limit: int | None = None) -> torch.Tensor:
+        """ρ̂ (m,): each unit's mean training-time activation over the (first ``limit``) clean rows of ``data``.
+
+        ``data`` is a :class:`~aekit.training.BatchSource` (its first tensor is
+        the input) or an input tensor (n, d).
+        """
+        total, n = torch.zeros_like(self.rho_hat), 0
+        for (xb, *_rest) in _chunks(data, limit):
+            total += self.encode(xb).to(total.dtype).sum(dim=0)
+            n += xb.shape[0]
+        return total / max(n, 1)
 
     @torch.no_grad()
-    def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    def epoch_metrics(self, data) -> dict[str, float]:
         """On the first 10 000 clean training rows: reconstruction error, mean activation, dead units.
 
         ``reconstruction_error`` is the reconstruction loss per sample (same
@@ -408,20 +321,69 @@ class AutoencoderModule(TrainableModule):
         mean of all code entries, ``dead_units`` the fraction of code units
         whose absolute activation never exceeds 1e-3 on these rows.
         """
-        X = data[0][:METRIC_ROWS]
-        recon, total, peak = 0.0, 0.0, torch.zeros_like(self.rho_hat)
-        for start in range(0, X.shape[0], CHUNK_ROWS):
-            xb = X[start : start + CHUNK_ROWS]
-            h = _upcast(self.encode(xb, extract=False))
+        recon, total, n, peak = 0.0, 0.0, 0, torch.zeros_like(self.rho_hat)
+        for (xb, *_rest) in _chunks(data, METRIC_ROWS):
+            h = _upcast(self.encode(xb))
             recon += float(self.reconstruction_loss(self.decode_logits(h), xb)) * xb.shape[0]
             total += float(h.sum())
             peak = torch.maximum(peak, h.abs().amax(dim=0))
-        n = X.shape[0]
+            n += xb.shape[0]
         return {
             "reconstruction_error": recon / n,
             "mean_activation": total / (n * self.n_components),
             "dead_units": float((peak <= DEAD_THRESHOLD).float().mean()),
         }
+
+
+AutoencoderModule.__doc__ = AutoencoderModule.__doc__.replace("{parameters}", parameters_doc(MODEL_OPTIONS))
+
+
+@torch.no_grad()
+def mean_reconstruction_loss(module, X: torch.Tensor, rows: int = CHUNK_ROWS) -> float:
+    """Mean reconstruction loss per sample of ``module`` (an autoencoder module) on ``X`` (n, d), in row chunks.
+
+    The training loss's convention (``module.reconstruction_loss`` of the
+    clean reconstruction), without corruption; for every autoencoder module
+    (one layer or an unrolled stack) and every caller (``score``, epoch metrics).
+    """
+    total = 0.0
+    for s in range(0, X.shape[0], rows):
+        xb = X[s : s + rows]
+        total += float(module.reconstruction_loss(module.decode_logits(module.encode(xb)), xb)) * xb.shape[0]
+    return total / max(1, X.shape[0])
+
+
+def _chunks(data, limit: int | None):
+    """Row chunks (tuples of tensors) of a BatchSource or of a plain input tensor."""
+    if isinstance(data, torch.Tensor):
+        data = data[:limit]
+        return ((data[s : s + CHUNK_ROWS],) for s in range(0, data.shape[0], CHUNK_ROWS))
+    return data.chunks(CHUNK_ROWS, limit)
+
+
+def _code_activation(o: dict):
+    """The code layer's activation: ``"topk"`` becomes :class:`TopK` with the k options, else a named one."""
+    if o["encoder_activation"] == "topk":
+        if o["k"] is None:
+            raise ValueError("encoder_activation='topk' needs k (the number of units kept per sample).")
+        return TopK(o["k"], alpha=o["k_alpha"], k_start=o["k_start"], anneal_fraction=o["k_anneal"])
+    if o["k"] is not None:
+        raise ValueError(
+            f"k={o['k']} applies to the k-sparse autoencoder only; set encoder_activation='topk' or k=None."
+        )
+    return get_activation(o["encoder_activation"])
+
+
+def _output_activation(loss: str, decoder_activation):
+    """The output activation: the sigmoid for cross-entropy (the only one it accepts), else as given."""
+    if loss == "cross_entropy":
+        if decoder_activation not in (None, "sigmoid"):
+            raise ValueError(
+                f"loss='cross_entropy' needs a sigmoid decoder (outputs in (0, 1)), got "
+                f"decoder_activation={decoder_activation!r}; use decoder_activation=None or loss='squared_error'."
+            )
+        return get_activation("sigmoid")
+    return get_activation("linear" if decoder_activation is None else decoder_activation)
 
 
 def _output_bias(offset: torch.Tensor, f_out) -> torch.Tensor:

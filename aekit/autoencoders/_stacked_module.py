@@ -1,24 +1,23 @@
-"""Torch modules of the stacked autoencoder: pretrained encoders in sequence, a softmax on top.
+"""Torch modules of stacked autoencoders: pretrained encoders in sequence, unrolled or with a softmax on top.
 
 A stack of ``L`` autoencoders, each an :class:`AutoencoderModule` pretrained on
 the codes of the one below, maps
 
     h⁰ = x,   hˡ = fˡ(hˡ⁻¹)  (l = 1..L)        fˡ = the encoder of layer l (feature form)
 
-and, unrolled, decodes back with the decoders in reverse order,
+Two modules share that encoder (:class:`EncoderStack`) and differ in what the
+generic trainer's fine-tuning pass minimizes, their named loss terms:
 
-    x̂ = g¹(g²(... gᴸ(hᴸ)))                      gˡ = the decoder of layer l.
+- :class:`StackedModule`, the unrolled deep autoencoder, decodes back with the
+  decoders in reverse order, ``x̂ = g¹(g²(... gᴸ(hᴸ)))``, and minimizes
+  ``reconstruction`` (layer 1's reconstruction loss of x̂ against x);
+- :class:`StackedClassifierModule` puts a softmax ``softmax(V hᴸ + c)`` on the
+  deepest code and minimizes ``classification``, −(1/n) Σₛ log p(yₛ | xₛ).
 
-Two objectives for the fine-tuning pass of the generic trainer, both named
-losses of :meth:`StackedModule.loss_terms`:
-
-    classification   −(1/n) Σₛ log softmax(V hᴸ(xₛ) + c)_{yₛ}          (a softmax head V, c)
-    reconstruction   layer 1's reconstruction loss of x̂ against x      (the unrolled deep autoencoder)
-    weight_decay     λ · ½ Σ W² over the weights the objective uses
-
-Encoders always run in their feature form (``extract=True``: k-sparse layers
-keep ⌈α·k⌉ units, as in ``transform``) and never corrupt their input: a
-denoising layer's corruption belongs to its own pretraining only.
+Both add ``weight_decay`` λ · ½ Σ W² over the weights their objective uses.
+Encoders always run in their feature form (k-sparse layers keep ⌈α·k⌉ units,
+as in ``transform``) and never corrupt their input: a denoising layer's
+corruption belongs to its own pretraining only.
 
 References
 ----------
@@ -36,27 +35,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit._torch import map_rows
 from aekit.autoencoders import _penalties as P
-from aekit.autoencoders._module import AutoencoderModule
+from aekit.autoencoders._module import METRIC_ROWS, AutoencoderModule, mean_reconstruction_loss
 from aekit.training import TrainableModule
 
-__all__ = ["StackedModule", "SoftmaxModule", "softmax_cross_entropy", "encode_in_chunks"]
-
-# Rows of the training data used for the accuracy logged each epoch, and rows per forward pass.
-METRIC_ROWS = 10_000
-CHUNK_ROWS = 4096
+__all__ = [
+    "EncoderStack",
+    "StackedModule",
+    "StackedClassifierModule",
+    "SoftmaxModule",
+    "softmax_cross_entropy",
+    "error_rate",
+    "accuracy",
+]
 
 
 def softmax_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``−(1/n) Σₛ log softmax(zₛ)_{yₛ}`` from logits ``z`` (n, C) and class indices ``y`` (n,), in float32."""
     return F.cross_entropy(logits.float(), y)
-
-
-@torch.no_grad()
-def encode_in_chunks(encode, X: torch.Tensor, rows: int = CHUNK_ROWS) -> torch.Tensor:
-    """``encode`` applied to ``X`` (n, d) in row chunks, no graph; (n, m) float32 on ``X``'s device."""
-    parts = [encode(X[s : s + rows]).float() for s in range(0, X.shape[0], rows)]
-    return torch.cat(parts) if parts else X.new_zeros((0, 0))
 
 
 def error_rate(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -68,8 +65,16 @@ def error_rate(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def accuracy(logits_fn, X: torch.Tensor, y: torch.Tensor, rows: int | None = METRIC_ROWS) -> float:
     """Share of the first ``rows`` rows (all with None) whose largest logit ``logits_fn(X)`` is the label."""
     X, y = X[:rows], y[:rows]
-    pred = encode_in_chunks(logits_fn, X).argmax(dim=1)
-    return float((pred == y).float().mean())
+    return float((map_rows(logits_fn, X).argmax(dim=1) == y).float().mean())
+
+
+def _data_accuracy(logits_fn, data) -> float:
+    """:func:`accuracy` on the first 10 000 rows of a BatchSource of ``(X, y)``."""
+    correct, n = 0.0, 0
+    for X, y in data.chunks(METRIC_ROWS, METRIC_ROWS):
+        correct += float((map_rows(logits_fn, X).argmax(dim=1) == y).float().sum())
+        n += X.shape[0]
+    return correct / max(n, 1)
 
 
 class SoftmaxModule(TrainableModule):
@@ -114,30 +119,23 @@ class SoftmaxModule(TrainableModule):
         return {"error": error_rate(self.forward_logits(z), y)}
 
     @torch.no_grad()
-    def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    def epoch_metrics(self, data) -> dict[str, float]:
         """Training accuracy on the first 10 000 rows."""
-        return {"accuracy": accuracy(self.forward_logits, data[0], data[1])}
+        return {"accuracy": _data_accuracy(self.forward_logits, data)}
 
 
-class StackedModule(TrainableModule):
-    """Pretrained autoencoders stacked into one network, optionally with a softmax head.
+class EncoderStack(TrainableModule):
+    """Pretrained autoencoders whose encoders run in sequence (the base of both stacked modules).
 
     Parameters
     ----------
     layers : sequence of AutoencoderModule
         Layer ``l``'s ``n_features`` must equal layer ``l − 1``'s ``n_components``.
-    head : nn.Linear or None
-        The softmax output layer (``n_components`` of the last layer -> classes).
-        With a head the objective is classification and the decoders are frozen
-        (``requires_grad=False``: the loss does not use them, and data-parallel
-        training must not wait for their gradients); without one it is the
-        reconstruction of the unrolled deep autoencoder.
     weight_decay : float
-        λ of ``λ · ½ Σ W²`` over the encoder weights and the head (classification)
-        or the encoder and decoder weights (reconstruction); biases are not decayed.
+        λ of ``λ · ½ Σ W²`` over the weights the objective uses; biases are not decayed.
     """
 
-    def __init__(self, layers: Sequence[AutoencoderModule], head: nn.Linear | None = None, *, weight_decay: float = 0.0):
+    def __init__(self, layers: Sequence[AutoencoderModule], *, weight_decay: float = 0.0):
         super().__init__()
         if not layers:
             raise ValueError("a stack needs at least one autoencoder layer.")
@@ -148,14 +146,7 @@ class StackedModule(TrainableModule):
                     f"one that takes {above.n_features} features."
                 )
         self.layers = nn.ModuleList(layers)
-        self.head = head
         self.weight_decay = float(weight_decay)
-        if head is not None:
-            if head.in_features != layers[-1].n_components:
-                raise ValueError(f"the head takes {head.in_features} inputs, the last layer has {layers[-1].n_components}.")
-            for layer in self.layers:
-                for p in [*layer.decoder_weights, *layer.decoder_biases]:
-                    p.requires_grad_(False)
 
     @property
     def n_features(self) -> int:
@@ -165,17 +156,32 @@ class StackedModule(TrainableModule):
     def n_components(self) -> int:
         return self.layers[-1].n_components
 
-    @property
-    def objective(self) -> str:
-        return "reconstruction" if self.head is None else "classification"
-
-    # ------------------------------------------------------------ maps
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Deepest code ``hᴸ`` (n, m_L) of inputs ``x`` (n, d), every encoder in its feature form."""
         h = x
         for layer in self.layers:
-            h = layer.encode(h, extract=True)
+            h = layer.features(h)
         return h
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The deepest code (what ``transform`` returns): :meth:`encode`."""
+        return self.encode(x)
+
+    def first_layer_weights(self) -> torch.Tensor:
+        """The first encoder layer's weights (n_units, n_features)."""
+        return self.layers[0].first_layer_weights()
+
+    def _weight_decay(self, terms: dict, weights: list[torch.Tensor]) -> dict:
+        if self.weight_decay > 0:
+            terms["weight_decay"] = self.weight_decay * P.weight_decay(weights)
+        return terms
+
+    def _encoder_weights(self) -> list[torch.Tensor]:
+        return [w for layer in self.layers for w in layer.encoder_weights]
+
+
+class StackedModule(EncoderStack):
+    """The unrolled deep autoencoder: the stack's encoders, then its decoders in reverse order."""
 
     def decode_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Pre-activation (n, d) of layer 1's output from deepest codes ``h`` (n, m_L)."""
@@ -191,51 +197,73 @@ class StackedModule(TrainableModule):
         """``decode(encode(x))``: (n, d) -> (n, d)."""
         return self.decode(self.encode(x))
 
+    def reconstruction_loss(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Layer 1's reconstruction loss of output pre-activations (n, d) against ``x`` (n, d)."""
+        return self.layers[0].reconstruction_loss(logits, x)
+
+    def decayed_weights(self) -> list[torch.Tensor]:
+        """The weight matrices the objective uses (what weight decay acts on): encoders and decoders."""
+        return [*self._encoder_weights(), *(w for layer in self.layers for w in layer.decoder_weights)]
+
+    def loss_terms(self, x: torch.Tensor, *rest: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
+        """``reconstruction`` of ``x`` through the unrolled network, plus ``weight_decay``."""
+        out = self.decode_logits(self.encode(x))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            terms = {"reconstruction": self.reconstruction_loss(out, x)}
+            return self._weight_decay(terms, self.decayed_weights())
+
+    @torch.no_grad()
+    def epoch_metrics(self, data) -> dict[str, float]:
+        """Reconstruction loss per sample on the first 10 000 training rows."""
+        (X, *_), = data.chunks(METRIC_ROWS, METRIC_ROWS)
+        return {"reconstruction_error": mean_reconstruction_loss(self, X)}
+
+
+class StackedClassifierModule(EncoderStack):
+    """The stack's encoders and a softmax output layer ``p(c | x) = softmax(V hᴸ(x) + c)``.
+
+    Parameters
+    ----------
+    layers : sequence of AutoencoderModule
+    head : nn.Linear
+        The softmax output layer (``n_components`` of the last layer -> classes).
+        The decoders are frozen (``requires_grad=False``: the loss does not use
+        them, and data-parallel training must not wait for their gradients).
+    weight_decay : float
+        λ of ``λ · ½ Σ W²`` over the encoder weights and the head's.
+    """
+
+    def __init__(self, layers: Sequence[AutoencoderModule], head: nn.Linear, *, weight_decay: float = 0.0):
+        super().__init__(layers, weight_decay=weight_decay)
+        if head.in_features != self.n_components:
+            raise ValueError(f"the head takes {head.in_features} inputs, the last layer has {self.n_components}.")
+        self.head = head
+        for layer in self.layers:
+            for p in [*layer.decoder_weights, *layer.decoder_biases]:
+                p.requires_grad_(False)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores ``V hᴸ(x) + c`` (n, C); needs a head."""
-        if self.head is None:
-            raise ValueError("this stack has no softmax head (it was built for reconstruction).")
+        """Class scores ``V hᴸ(x) + c`` (n, C)."""
         return self.head(self.encode(x))
 
     def decayed_weights(self) -> list[torch.Tensor]:
-        """The weight matrices the objective uses (what weight decay acts on)."""
-        encoders = [w for layer in self.layers for w in layer.encoder_weights]
-        if self.head is not None:
-            return [*encoders, self.head.weight]
-        return [*encoders, *(w for layer in self.layers for w in layer.decoder_weights)]
+        """The weight matrices the objective uses (what weight decay acts on): encoders and the head."""
+        return [*self._encoder_weights(), self.head.weight]
 
-    # ------------------------------------------------------------ trainer contract
     def loss_terms(self, x: torch.Tensor, *rest: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
-        """``classification`` on a batch ``(x, y)`` with a head, else ``reconstruction`` of ``x``; plus ``weight_decay``."""
-        if self.head is not None:
-            if not rest:
-                raise ValueError("a stack with a softmax head trains on (X, y) batches; no labels were given.")
-            out = self.logits(x)
-        else:
-            out = self.decode_logits(self.encode(x))
+        """``classification`` on a batch ``(x, y)``, plus ``weight_decay``."""
+        if not rest:
+            raise ValueError("a stack with a softmax head trains on (X, y) batches; no labels were given.")
+        out = self.logits(x)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            if self.head is not None:
-                terms = {"classification": softmax_cross_entropy(out, rest[0])}
-            else:
-                terms = {"reconstruction": self.layers[0].reconstruction_loss(out, x)}
-            if self.weight_decay > 0:
-                terms["weight_decay"] = self.weight_decay * P.weight_decay(self.decayed_weights())
-        return terms
+            terms = {"classification": softmax_cross_entropy(out, rest[0])}
+            return self._weight_decay(terms, self.decayed_weights())
 
     def validation_metrics(self, x: torch.Tensor, *rest: torch.Tensor) -> dict[str, torch.Tensor]:
-        """With a head and labels, ``error``: the batch's classification error rate; else nothing."""
-        if self.head is None or not rest:
-            return {}
-        return {"error": error_rate(self.logits(x), rest[0])}
+        """With labels, ``error``: the batch's classification error rate."""
+        return {"error": error_rate(self.logits(x), rest[0])} if rest else {}
 
     @torch.no_grad()
-    def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        """Training accuracy (classification) or reconstruction loss per sample, on the first 10 000 rows."""
-        if self.head is not None:
-            return {"accuracy": accuracy(self.logits, data[0], data[1])}
-        X = data[0][:METRIC_ROWS]
-        total = 0.0
-        for s in range(0, X.shape[0], CHUNK_ROWS):
-            xb = X[s : s + CHUNK_ROWS]
-            total += float(self.layers[0].reconstruction_loss(self.decode_logits(self.encode(xb)).float(), xb)) * xb.shape[0]
-        return {"reconstruction_error": total / max(1, X.shape[0])}
+    def epoch_metrics(self, data) -> dict[str, float]:
+        """Training accuracy on the first 10 000 rows."""
+        return {"accuracy": _data_accuracy(self.logits, data)}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_description", "cpu_flags", "git_commit", "provenance_lines"]
+__all__ = ["machine_description", "cpu_flags", "git_commit", "provenance_lines", "command_line"]
 
 # The CPU features that change the speed of float32 and bfloat16 matmuls (and their rounding).
 _FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
@@ -50,6 +50,36 @@ def machine_description() -> str:
         f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
+
+
+def command_line(program: str, argv: list[str]) -> str:
+    """The command as a results file records it, without this machine's paths.
+
+    The data folder (``--data-home``) is shown as ``DIR`` (a folder holding
+    ``mnist/``), and an output path outside the working folder as ``FILE``.
+    """
+    import shlex
+
+    shown, hide = [], None
+    for arg in argv:
+        if hide is not None:
+            shown.append(hide(arg))
+            hide = None
+            continue
+        name, eq, value = arg.partition("=")
+        if name == "--data-home":
+            shown.append("--data-home=DIR" if eq else arg)
+            hide = None if eq else (lambda v: "DIR")
+        elif name in ("--out", "-o"):
+            shown.append(f"{name}={_local(value)}" if eq else arg)
+            hide = None if eq else _local
+        else:
+            shown.append(arg)
+    return " ".join([program, *(shlex.quote(a) if a not in ("DIR", "FILE") else a for a in shown)])
+
+
+def _local(path: str) -> str:
+    return path if not Path(path).is_absolute() and ".." not in Path(path).parts else "FILE"
 
 
 def provenance_lines(command: str) -> list[str]:

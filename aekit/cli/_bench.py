@@ -7,7 +7,6 @@ training time) and records it in a Markdown results file.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -60,6 +59,7 @@ def paper(
     """Run a paper recipe over seeds; print setting, published number, ours (mean and spread), time; record it."""
     from aekit.bench import BUDGETS, RECIPES, format_list, format_table, run_recipe, update_results_file
     from aekit.bench._paper import Context
+    from aekit.bench._provenance import command_line
 
     if list_recipes:
         typer.echo(format_list())
@@ -82,7 +82,7 @@ def paper(
         torch.set_num_threads(threads)
     if out is None and budget != "smoke":
         out = DEFAULT_RESULTS
-    command = "aekit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line("aekit", sys.argv[1:])
     ctx = Context(budget, data_home, device, precision, 0, verbose)
     failed = False
     for recipe in names:

@@ -185,7 +185,7 @@ def summarize_autoencoder(estimator, X, image_shape, seed: int) -> tuple[dict, d
     import torch
 
     from aekit import viz
-    from aekit.datasets import make_corruption
+    from aekit.autoencoders import make_corruption
 
     codes = estimator.transform(X)
     last = estimator.history_[-1]

@@ -1,4 +1,4 @@
-"""Datasets: loaders returning :class:`Dataset` records, and input corruptions.
+"""Datasets: loaders returning :class:`Dataset` records.
 
 - Downloaded and cached: :func:`load_mnist`, :func:`load_fashion_mnist` (IDX
   files read by :func:`read_idx`).
@@ -7,13 +7,12 @@
   :func:`make_sfa_signal`.
 - User data: :func:`load` (.npy, .npz, .csv, folders of images).
 - By name: :func:`get_dataset`, :func:`list_datasets`.
-- Corruptions for denoising autoencoders (torch tensors in, ``(x_tilde, mask)``
-  out): :func:`gaussian`, :func:`masking`, :func:`salt_and_pepper`,
-  :func:`make_corruption`.
+
+(The input corruptions of denoising autoencoders live with the model, in
+:mod:`aekit.autoencoders`.)
 """
 
 from aekit.datasets._base import Dataset, get_data_home
-from aekit.datasets._corruption import Corruption, gaussian, make_corruption, masking, salt_and_pepper
 from aekit.datasets._digits import load_digits
 from aekit.datasets._idx import read_idx
 from aekit.datasets._manifolds import make_s_curve, make_swiss_roll
@@ -40,9 +39,4 @@ __all__ = [
     "get_dataset",
     "list_datasets",
     "dataset_names",
-    "gaussian",
-    "masking",
-    "salt_and_pepper",
-    "make_corruption",
-    "Corruption",
 ]

@@ -21,9 +21,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit._torch import make_generator, resolve_device, to_numpy
+from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
 from aekit._validation import resolve_option
-from aekit.decomposition._pca import PCA, as_device_tensor, check_codes
+from aekit.decomposition._pca import PCA, check_codes
 
 __all__ = [
     "FastICA",

@@ -23,7 +23,6 @@ data gives the same covariance as one pass.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,11 +32,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils.validation import assert_all_finite, check_array, check_is_fitted, validate_data
 
-from aekit._torch import resolve_device, to_numpy
+from aekit._torch import as_device_tensor, resolve_device, to_numpy
 
 __all__ = [
     "PCA",
-    "as_device_tensor",
     "column_moments",
     "combine_moments",
     "gram",
@@ -57,21 +55,6 @@ _CHUNK_ENTRIES = 1 << 24
 
 
 # ---------------------------------------------------------------- kernels
-def as_device_tensor(X, device, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``X`` (array or tensor) on ``device``; on the CPU a float array is shared, not copied.
-
-    Read-only arrays (memory maps) are shared too: the kernels never write to
-    their input, so torch's warning about non-writable arrays does not apply.
-    """
-    if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=dtype or X.dtype)
-    X = np.ascontiguousarray(X)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        t = torch.from_numpy(X)
-    return t.to(device=device, dtype=dtype or t.dtype)
-
-
 def gram(A: torch.Tensor) -> torch.Tensor:
     """``A^T A`` for ``A`` of shape (m, d), in ``A``'s dtype, shape (d, d).
 

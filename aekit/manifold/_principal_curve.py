@@ -31,8 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit._torch import make_generator, resolve_device, to_numpy
-from aekit.decomposition._pca import as_device_tensor
+from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
 from aekit.manifold._som import _leading_axes
 
 __all__ = ["PrincipalCurve", "project_to_polyline", "local_linear_smooth", "polyline_arc_length", "point_at_arc_length"]

@@ -38,9 +38,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit._torch import make_generator, resolve_device, to_numpy
+from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
 from aekit._validation import resolve_option
-from aekit.decomposition._pca import as_device_tensor
 from aekit.metrics._som import (
     best_matching_units,
     grid_adjacency,

@@ -47,36 +47,28 @@ def _is_classifier(model) -> bool:
 
 def _reconstructor(model):
     """``X -> X_hat`` for models that reconstruct their input, else None."""
-    if _is_classifier(model):
-        return None
-    module = getattr(model, "module_", None)
-    if module is not None and hasattr(module, "reconstruct") and hasattr(model, "predict"):
+    from aekit.autoencoders import AutoencoderMaps
+
+    if isinstance(model, AutoencoderMaps):
         return model.predict
-    if hasattr(model, "inverse_transform") and hasattr(model, "transform"):
+    if not _is_classifier(model) and hasattr(model, "inverse_transform") and hasattr(model, "transform"):
         return lambda X: model.inverse_transform(model.transform(X))
     return None
 
 
 def _corruption(model):
-    """The corruption spec a model was trained with (a stack: its first layer's), else None."""
-    spec = getattr(model, "corruption", None)
-    layers = getattr(model, "layers", None)
-    if spec is None and isinstance(layers, (list, tuple)) and layers:
-        spec = getattr(layers[0], "corruption", None)
+    """The corruption spec an autoencoder-family model was trained with, else None."""
+    from aekit.autoencoders import EncoderEstimator
+
+    spec = model.input_corruption() if isinstance(model, EncoderEstimator) else None
     return spec if isinstance(spec, str) else None
 
 
 def _encoder(model):
-    """A torch callable ``x -> codes`` of the fitted model (the form ``transform`` uses), else None."""
-    module = getattr(model, "module_", None)
-    if module is None or not hasattr(module, "encode"):
-        return None
-    from aekit.autoencoders import AutoencoderModule
+    """A torch callable ``x -> codes`` of a fitted autoencoder-family model (what ``transform`` uses), else None."""
+    from aekit.autoencoders import EncoderEstimator
 
-    module.eval()
-    if isinstance(module, AutoencoderModule):  # the feature form of the code (alpha*k units for k-sparse)
-        return lambda x: module.encode(x, extract=True)
-    return module.encode
+    return model.torch_encoder() if isinstance(model, EncoderEstimator) else None
 
 
 def _class_labels(y) -> bool:
@@ -139,7 +131,7 @@ def evaluate(
         out["psnr"] = psnr(X, X_hat, data_range=data_range)
         spec = _corruption(model)
         if spec is not None:
-            from aekit.datasets import make_corruption
+            from aekit.autoencoders import make_corruption
 
             noisy, _ = make_corruption(spec)(torch.from_numpy(X), torch.Generator().manual_seed(int(random_state)))
             out["denoising_mse"] = denoising_error(X, reconstruct(noisy.numpy()))

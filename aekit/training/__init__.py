@@ -1,13 +1,20 @@
-"""The generic training loop and its contract with models."""
+"""The generic training loop, its contract with models and with data, and its settings."""
 
+from aekit.training._data import Batch, BatchSource
 from aekit.training._history import history_to_csv, read_history, write_history
-from aekit.training._module import TrainableModule
+from aekit.training._options import CHECKPOINT_OPTIONS, RUN_OPTIONS, TRAINING_OPTIONS
+from aekit.training._trainable import TrainableModule
 from aekit.training._schedules import resolve_schedule
 from aekit.training._trainer import PRECISIONS, Trainer, bf16_supported
 
 __all__ = [
     "TrainableModule",
     "Trainer",
+    "BatchSource",
+    "Batch",
+    "TRAINING_OPTIONS",
+    "CHECKPOINT_OPTIONS",
+    "RUN_OPTIONS",
     "PRECISIONS",
     "bf16_supported",
     "resolve_schedule",

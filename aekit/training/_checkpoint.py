@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 
 from aekit import io as aio
+from aekit.training._distributed import barrier, gather_generator_states
+from aekit.training._options import RESUME_FREE, TRAINING_OPTIONS
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -34,6 +36,9 @@ __all__ = [
     "load_checkpoint",
     "flatten_optimizer_state",
     "unflatten_optimizer_state",
+    "run_settings",
+    "save_run",
+    "restore_run",
 ]
 
 FORMAT = "aekit-checkpoint"
@@ -151,3 +156,66 @@ def _metadata_epoch(path: Path) -> str:
 
     with safe_open(str(path), framework="pt") as fh:
         return (fh.metadata() or {}).get("epoch", "-1")
+
+
+# ---------------------------------------------------------------- a trainer's run
+def run_settings(trainer, seed: int, ctx, train, val) -> dict:
+    """What a checkpoint records to refuse resuming a different run: seed, world size, the settings
+    that must not change (all but ``RESUME_FREE``; the precision as resolved) and the data's shape."""
+    settings = {k: getattr(trainer, k) for k in TRAINING_OPTIONS if k not in RESUME_FREE}
+    if not isinstance(settings["lr_schedule"], str):
+        settings["lr_schedule"] = "<callable>"
+    settings["precision"] = trainer.precision_
+    return {
+        "seed": seed,
+        "world_size": ctx.world_size,
+        "trainer": settings,
+        "data": {"train": train.describe(), "val": None if val is None else val.describe()},
+    }
+
+
+def save_run(run, epoch: int) -> None:
+    """Rank 0 writes ``run``'s state after ``epoch`` epochs (every rank's noise generator included)."""
+    noise_states = gather_generator_states(run.noise_gen, run.ctx)  # a collective: every rank joins
+    if run.ctx.is_main:
+        generators = {"shuffle": run.shuffle_gen.get_state()}
+        generators.update({f"noise{r}": state for r, state in enumerate(noise_states)})
+        info = {**run.settings, "history": run.history}
+        best = None
+        if run.stopper is not None:
+            info["early_stopping"] = run.stopper.state()
+            best = run.stopper.best_state
+        checkpoint = Checkpoint(epoch, run.module.state_dict(), run.optimizer.state_dict(), generators, best, info)
+        save_checkpoint(run.trainer.checkpoint_dir, checkpoint)
+    barrier(run.ctx)  # no rank runs ahead of the checkpoint on disk (a resume must see the same one)
+
+
+def restore_run(run, checkpoint: Checkpoint) -> int:
+    """Put ``checkpoint`` back into ``run`` (refusing one written with other settings); the epochs done."""
+    _check_resumable(checkpoint, run.settings, run.trainer.checkpoint_dir)
+    run.module.load_state_dict(checkpoint.module_state)
+    run.optimizer.load_state_dict(checkpoint.optimizer_state)
+    run.shuffle_gen.set_state(checkpoint.generator_states["shuffle"])
+    run.noise_gen.set_state(checkpoint.generator_states[f"noise{run.ctx.rank}"])
+    run.history = list(checkpoint.info["history"])
+    if run.stopper is not None:
+        run.stopper.load_state(checkpoint.info["early_stopping"], checkpoint.best_state)
+    return checkpoint.epoch
+
+
+def _check_resumable(checkpoint: Checkpoint, settings: dict, directory) -> None:
+    """Refuse to resume a checkpoint written by a run with other settings or data."""
+    saved = {k: checkpoint.info.get(k) for k in settings}
+    if saved == aio.from_jsonable(aio.to_jsonable(settings)):
+        return
+    diffs = []
+    for key in ("world_size", "data"):
+        if saved[key] != aio.from_jsonable(aio.to_jsonable(settings[key])):
+            diffs.append(f"{key}: checkpoint {saved[key]}, now {settings[key]}")
+    for key, value in settings["trainer"].items():
+        if (saved.get("trainer") or {}).get(key) != value:
+            diffs.append(f"{key}: checkpoint {(saved.get('trainer') or {}).get(key)!r}, now {value!r}")
+    raise ValueError(
+        f"cannot resume from {directory}: the checkpoint was written by a run with other settings "
+        f"({'; '.join(diffs) or 'seed'}). Use the same settings, or resume=False to start over."
+    )

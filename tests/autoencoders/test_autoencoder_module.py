@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from aekit.autoencoders import AutoencoderModule, TopK, contractive_jacobian, kl_sparsity
-from aekit.datasets import make_corruption
+from aekit.autoencoders import make_corruption
+from aekit.training._data import DeviceBatches
 
 
 def _x(n=16, d=12, seed=0):
@@ -66,7 +67,7 @@ def test_corruption_only_in_training_mode_with_the_given_generator():
     x = _x()
     m.eval()
     clean = m.loss_terms(x, generator=_gen(1))["reconstruction"]
-    torch.testing.assert_close(clean, m.reconstruction_loss(m.decode_logits(m.encode(x, extract=False)), x))
+    torch.testing.assert_close(clean, m.reconstruction_loss(m.decode_logits(m.encode(x)), x))
     m.train()
     a = m.loss_terms(x, generator=_gen(1))["reconstruction"]
     b = m.loss_terms(x, generator=_gen(1))["reconstruction"]
@@ -74,7 +75,7 @@ def test_corruption_only_in_training_mode_with_the_given_generator():
     assert a == b and a != c and a != clean
     # the corrupted input is reconstructed towards the *clean* target
     x_tilde, _ = make_corruption("masking:0.5")(x, _gen(1))
-    expected = m.reconstruction_loss(m.decode_logits(m.encode(x_tilde, extract=False)), x)
+    expected = m.reconstruction_loss(m.decode_logits(m.encode(x_tilde)), x)
     torch.testing.assert_close(a, expected)
 
 
@@ -97,7 +98,7 @@ def test_full_sparsity_estimate_value_and_lecture_gradient():
     m = AutoencoderModule(12, 6, sparsity_weight=beta, sparsity_target=rho0, sparsity_estimate="full",
                           generator=_gen()).double()
     X = _x(40).double()
-    m.on_epoch_start(0, 10, (X,))
+    m.on_epoch_start(0, 10, X)
     with torch.no_grad():
         rho_full = torch.sigmoid(F.linear(X, m.encoder_weights[0], m.encoder_biases[0])).mean(0)
     torch.testing.assert_close(m.rho_hat, rho_full)
@@ -115,7 +116,7 @@ def test_running_sparsity_estimate_updates_only_while_training():
                           generator=_gen())
     a, b = _x(8, seed=1), _x(8, seed=2)
     with torch.no_grad():
-        ha, hb = m.encode(a, extract=False).mean(0), m.encode(b, extract=False).mean(0)
+        ha, hb = m.encode(a).mean(0), m.encode(b).mean(0)
     m.train()
     m.loss_terms(a)
     torch.testing.assert_close(m.rho_hat, ha)  # the first batch initializes the average
@@ -131,7 +132,7 @@ def test_running_sparsity_estimate_updates_only_while_training():
 def test_batch_sparsity_estimate_is_the_batch_mean():
     m = AutoencoderModule(12, 6, sparsity_weight=2.0, generator=_gen())
     x = _x()
-    rho = m.encode(x, extract=False).mean(0)
+    rho = m.encode(x).mean(0)
     torch.testing.assert_close(m.loss_terms(x)["kl_sparsity"], 2.0 * kl_sparsity(rho, 0.05))
 
 
@@ -150,12 +151,14 @@ def test_kl_refuses_activations_outside_the_unit_interval():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="Unknown activation 'sigmod'.*'sigmoid', 'tanh', 'relu'"):
+    with pytest.raises(ValueError, match="'encoder_activation' parameter of AutoencoderModule must be a str among.*'tanh'.*Got 'sigmod'"):
         AutoencoderModule(12, 6, encoder_activation="sigmod")
-    with pytest.raises(ValueError, match="Unknown loss 'mse'.*'squared_error', 'cross_entropy'"):
+    with pytest.raises(ValueError, match="'loss' parameter of AutoencoderModule must be a str among.*'cross_entropy'.*Got 'mse'"):
         AutoencoderModule(12, 6, loss="mse")
-    with pytest.raises(ValueError, match="Unknown sparsity_estimate"):
+    with pytest.raises(ValueError, match="'sparsity_estimate' parameter of AutoencoderModule"):
         AutoencoderModule(12, 6, sparsity_estimate="epoch")
+    with pytest.raises(TypeError, match="unknown settings \\['sparsity'\\]"):
+        AutoencoderModule(12, 6, sparsity=0.1)
     with pytest.raises(ValueError, match="cross_entropy' needs a sigmoid decoder"):
         AutoencoderModule(12, 6, loss="cross_entropy", decoder_activation="relu")
     with pytest.raises(ValueError, match="closed_form' needs a single encoder layer"):
@@ -177,7 +180,7 @@ def test_contractive_generic_path_for_deep_and_topk_encoders():
     x = _x(6)
     deep = AutoencoderModule(12, 5, hidden_layer_sizes=(8,), encoder_activation="tanh", contraction=1.0,
                              generator=_gen())
-    ref = sum(torch.autograd.functional.jacobian(lambda v: deep.encode(v, extract=False), xs).square().sum()
+    ref = sum(torch.autograd.functional.jacobian(deep.encode, xs).square().sum()
               for xs in x) / 6
     assert deep.loss_terms(x)["contractive"].item() == pytest.approx(ref.item(), rel=1e-5)
     k = AutoencoderModule(12, 10, encoder_activation=TopK(3), contraction=1.0, generator=_gen())
@@ -186,7 +189,7 @@ def test_contractive_generic_path_for_deep_and_topk_encoders():
     row_norms = k.encoder_weights[0].detach().square().sum(1)  # J = diag(mask) W
     expected = (kept.float() @ row_norms).mean()
     assert k.loss_terms(x)["contractive"].item() == pytest.approx(expected.item(), rel=1e-5)
-    assert contractive_jacobian(lambda v: k.encode(v, extract=False), x).item() == pytest.approx(
+    assert contractive_jacobian(k.encode, x).item() == pytest.approx(
         expected.item(), rel=1e-5
     )
 
@@ -210,11 +213,11 @@ def test_epoch_metrics_report_reconstruction_activation_and_dead_units():
     with torch.no_grad():
         m.encoder_biases[0][3] = -1e3  # unit 3 can never be among the top 2
     x = _x(50)
-    metrics = m.epoch_metrics((x,))
+    metrics = m.epoch_metrics(DeviceBatches((x,), x.device))
     assert set(metrics) == {"reconstruction_error", "mean_activation", "dead_units"}
     assert metrics["dead_units"] >= 0.1
     assert metrics["reconstruction_error"] == pytest.approx(m.loss_terms(x)["reconstruction"].item(), rel=1e-5)
-    h = m.encode(x, extract=False)
+    h = m.encode(x)
     assert metrics["mean_activation"] == pytest.approx(h.mean().item(), rel=1e-5)
 
 

@@ -13,6 +13,7 @@ from aekit.autoencoders import (
     SparseAutoencoder,
     StackedAutoencoder,
     StackedAutoencoderClassifier,
+    StackedClassifierModule,
     StackedModule,
 )
 from aekit.datasets import load_digits
@@ -44,13 +45,13 @@ def test_row_order_changes_codes_by_rounding_only(digits):
 def test_each_layer_learns_from_the_clean_codes_of_the_one_below(digits, monkeypatch):
     X = digits[0][:400]
     seen = []
-    original = Autoencoder._fit_tensor
+    original = Autoencoder.fit_tensor
 
     def spy(self, X, val_X=None):
         seen.append(X.clone())
         return original(self, X, val_X)
 
-    monkeypatch.setattr(Autoencoder, "_fit_tensor", spy)
+    monkeypatch.setattr(Autoencoder, "fit_tensor", spy)
     layers = [
         DenoisingAutoencoder(24, loss="cross_entropy", corruption="masking:0.5", max_epochs=2),
         SparseAutoencoder(12, loss="cross_entropy", max_epochs=2),
@@ -62,7 +63,7 @@ def test_each_layer_learns_from_the_clean_codes_of_the_one_below(digits, monkeyp
     h = torch.from_numpy(X)
     for i, module in enumerate(est.module_.layers[:-1]):
         with torch.no_grad():
-            h = module.encode(h, extract=True)  # clean input, feature form
+            h = module.features(h)  # clean input, feature form
         torch.testing.assert_close(seen[i + 1], h, rtol=0, atol=0)
     # the deepest codes are the k-sparse layer's feature form: ceil(2 * 3) = 6 non-zeros per row
     Z = est.transform(X)
@@ -226,7 +227,7 @@ def test_module_freezes_decoders_under_a_head_and_names_its_terms(digits):
     clf = StackedAutoencoderClassifier(tiny_layers(1), head_max_epochs=1, max_epochs=1, weight_decay=1e-3, random_state=0)
     clf.fit(digits[0][:200], digits[1][:200])
     net = clf.module_
-    assert isinstance(net, StackedModule) and net.objective == "classification"
+    assert isinstance(net, StackedClassifierModule)
     frozen = [p for layer in net.layers for p in [*layer.decoder_weights, *layer.decoder_biases]]
     assert frozen and not any(p.requires_grad for p in frozen)
     x, y = torch.from_numpy(digits[0][:8]), torch.arange(8) % 10

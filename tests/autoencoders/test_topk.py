@@ -66,13 +66,12 @@ def test_topk_activation_uses_alpha_k_for_features():
 def test_module_encode_k_while_training_alpha_k_at_feature_extraction():
     m = AutoencoderModule(12, 30, encoder_activation=TopK(4, alpha=2.5), tied_weights=True)
     x = torch.rand(9, 12, generator=torch.Generator().manual_seed(3))
-    m.train()
-    assert (m.encode(x).ne(0).sum(1) == 4).all()
-    m.eval()
-    assert (m.encode(x).ne(0).sum(1) == 10).all()
-    assert (m.encode(x, extract=False).ne(0).sum(1) == 4).all()
-    # reconstructions use the training-time code in either mode
-    torch.testing.assert_close(m.reconstruct(x), m.decode(m.encode(x, extract=False)))
+    for mode in (m.train, m.eval):  # the two codes do not depend on the module's mode
+        mode()
+        assert (m.encode(x).ne(0).sum(1) == 4).all()
+        assert (m.features(x).ne(0).sum(1) == 10).all()
+    # reconstructions use the training-time code
+    torch.testing.assert_close(m.reconstruct(x), m.decode(m.encode(x)))
 
 
 def test_k_schedule_anneals_linearly_then_holds():
@@ -89,7 +88,7 @@ def test_module_epoch_hook_drives_the_schedule():
     x = torch.rand(5, 10)
     seen = []
     for epoch in range(6):
-        m.on_epoch_start(epoch, 6, (x,))
+        m.on_epoch_start(epoch, 6, x)
         m.train()
         seen.append(int(m.encode(x).ne(0).sum(1)[0]))
     assert seen == [12, 9, 6, 3, 3, 3]

@@ -91,7 +91,7 @@ def test_history_rows_hold_every_term_weighted_by_batch_size():
             return {"data_mean": x.mean() + 0.0 * self.w, "constant": 2.0 + 0.0 * self.w}
 
         def epoch_metrics(self, data):
-            return {"n_seen": float(len(data[0]))}
+            return {"n_seen": float(len(data))}
 
     x = torch.arange(10, dtype=torch.float32) ** 2  # batches of 4, 4, 2: unequal sizes
     history = Trainer(batch_size=4, max_epochs=3, optimizer="sgd", learning_rate=1e-3, random_state=1, verbose=False).fit(
@@ -158,17 +158,17 @@ def test_learning_rate_schedules(spec, factors):
 @pytest.mark.parametrize(
     "options, match",
     [
-        (dict(optimizer="adagrad"), "Unknown optimizer 'adagrad': use one of 'sgd', 'adam'"),
+        (dict(optimizer="adagrad"), "'optimizer' parameter of Trainer must be a str among .*'adam'"),
         (dict(lr_schedule="warmup"), "Unknown lr_schedule 'warmup'"),
         (dict(lr_schedule="step:0"), "step size must be a positive integer"),
         (dict(lr_schedule="cosine:a"), "must be numbers"),
         (dict(lr_schedule="constant:1"), "takes no arguments"),
-        (dict(precision="float16"), "Unknown precision 'float16'"),
-        (dict(batch_size=0), "batch_size must be an integer >= 1"),
-        (dict(max_epochs=2.5), "max_epochs must be an integer"),
-        (dict(learning_rate=-1.0), "learning_rate must be in"),
-        (dict(learning_rate=float("nan")), "learning_rate must be a finite number"),
-        (dict(validation_fraction=1.0), "validation_fraction must be in"),
+        (dict(precision="float16"), "'precision' parameter of Trainer must be a str among"),
+        (dict(batch_size=0), "'batch_size' parameter of Trainer must be an int in the range \\[1, inf\\)"),
+        (dict(max_epochs=2.5), "'max_epochs' parameter of Trainer must be an int"),
+        (dict(learning_rate=-1.0), "'learning_rate' parameter of Trainer must be a float in the range \\(0.0, inf\\)"),
+        (dict(learning_rate=float("nan")), "'learning_rate' parameter of Trainer must be a float"),
+        (dict(validation_fraction=1.0), "'validation_fraction' parameter of Trainer must be a float in the range"),
         (dict(nesterov=True), "nesterov=True needs optimizer='sgd'"),
         (dict(resume=True), "resume=True needs a checkpoint_dir"),
         (dict(device="tpu:7"), "device="),

@@ -108,9 +108,9 @@ def test_streamed_batches_give_the_same_run_as_data_on_the_device(digits, monkey
 def test_streamed_batches_never_hand_out_a_buffer_they_refill():
     X = torch.arange(40, dtype=torch.float32).reshape(20, 2)
     source = StreamedBatches((X,), torch.device("cpu"), batch_size=4)
-    first = source.batch(torch.tensor([0, 1, 2, 3]))[0]
-    source.batch(torch.tensor([4, 5, 6, 7]))
-    source.batch(torch.tensor([8, 9]))  # reuses the first staging buffer
+    first = source.gather(torch.tensor([0, 1, 2, 3]))[0]
+    source.gather(torch.tensor([4, 5, 6, 7]))
+    source.gather(torch.tensor([8, 9]))  # reuses the first staging buffer
     assert torch.equal(first, X[:4])
 
 

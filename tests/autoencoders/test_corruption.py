@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aekit.datasets import Corruption, gaussian, make_corruption, masking, salt_and_pepper
+from aekit.autoencoders import Corruption, gaussian, make_corruption, masking, salt_and_pepper
 
 
 def gen(seed=0, device="cpu"):

@@ -7,15 +7,15 @@ trainer sums them, backpropagates, steps the optimizer and logs every term; it
 never asks what kind of model it trains. Everything model-specific (corruption,
 k-schedules, sparsity estimates, classifier heads) lives behind these methods.
 
-Batches are tuples of tensors sliced from the training data tuple along the
-first axis: ``(X,)`` for autoencoders, ``(X, y)`` for classifiers. Batches are
-always on the model's device. The whole ``data`` tuple handed to
-``on_epoch_start`` and ``epoch_metrics`` is on the model's device when it fits
-there; a data set too large for the GPU stays in (pinned) CPU memory, so
-full-data passes should move their chunks with ``.to(device)`` (a no-op when
-the data is already there).
-State that must survive a checkpoint (running averages, the current ``k``)
-is kept in registered buffers, so ``state_dict`` carries it.
+Batches are tuples of tensors on the model's device, cut from the training
+data along the first axis: ``(X,)`` for autoencoders, ``(X, y)`` for
+classifiers. The hooks that look at the whole training set
+(:meth:`~TrainableModule.on_epoch_start`, :meth:`~TrainableModule.epoch_metrics`)
+get it as a :class:`~aekit.training.BatchSource` and read it in chunks
+(``data.chunks(rows, limit)``), so they work the same for data on the device,
+in CPU memory or on disk. State that must survive a checkpoint (running
+averages, the current ``k``) is kept in registered buffers, so ``state_dict``
+carries it.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class TrainableModule(nn.Module):
         # Plain-PyTorch users call encode / decode / reconstruct on the subclasses.
         return self.loss_terms(*batch, generator=generator)
 
-    def on_epoch_start(self, epoch: int, max_epochs: int, data: tuple[torch.Tensor, ...]) -> None:
-        """Hook before each epoch (0-based ``epoch``): schedules, full-data statistics."""
+    def on_epoch_start(self, epoch: int, max_epochs: int, data) -> None:
+        """Hook before each epoch (0-based ``epoch``): schedules, full-data statistics of ``data`` (a BatchSource)."""
 
     def validation_metrics(self, *batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named scalar quantities on one validation batch that are not minimized (batch means).
@@ -59,6 +59,6 @@ class TrainableModule(nn.Module):
         return {}
 
     @torch.no_grad()
-    def epoch_metrics(self, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        """Diagnostics logged at each epoch end on (a sample of) the training data."""
+    def epoch_metrics(self, data) -> dict[str, float]:
+        """Diagnostics logged at each epoch end on (a sample of) the training data ``data`` (a BatchSource)."""
         return {}
