@@ -223,11 +223,16 @@ class Chromium:
         self.mouse("down", x, y)
         self.mouse("up", x, y)
 
-    def rect(self, selector: str) -> dict:
-        """The viewport rectangle of the first element matching ``selector`` (scrolled into view)."""
+    def rect(self, selector: str, *, content: bool = False) -> dict:
+        """The viewport rectangle of the first element matching ``selector`` (scrolled into view).
+
+        ``content``: the box inside the element's border (a canvas's own pixels).
+        """
+        inner = ("{x: r.left + e.clientLeft, y: r.top + e.clientTop, width: e.clientWidth, height: e.clientHeight}"
+                 if content else "{x: r.left, y: r.top, width: r.width, height: r.height}")
         return self.evaluate(
             f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
-            " const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, width: r.width, height: r.height}; })()"
+            f" const r = e.getBoundingClientRect(); return {inner}; }})()"
         )
 
     def screenshot(self, path, *, selector: str | None = None, full_page: bool = False) -> bytes:

@@ -279,20 +279,24 @@ U16_SUBNORMAL = 2.0**-25  # absolute rounding of float16 below its smallest norm
 GELU_PAGE_ERROR = 3e-8  # the page's erf (series) is this accurate; gelu is the only activation that uses it
 
 
-def error_bound(mlp: MLP, x, *, float16: bool = False, unit_roundoff: float = U32) -> tuple[np.ndarray, np.ndarray]:
+def error_bound(mlp: MLP, x, *, float16: bool = False, unit_roundoff: float = U32,
+                decoder_only: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
     """Per-entry bounds on the rounding error of (code, reconstruction) of inputs ``x`` (n, d).
 
     With the defaults: how far PyTorch's float32 result may lie from the exact
     value of the model. ``unit_roundoff=U64``: the same for the page's (and
     :func:`forward`'s) float64 arithmetic. ``float16``: add the rounding of a
-    float16 page's weights. See the module docstring for the derivation.
+    float16 page's weights. ``decoder_only``: ``x`` are codes (n, m), the
+    bound is that of decoding them (and the code bound is None). See the
+    module docstring for the derivation.
     """
+    layers, code_at = (mlp.decoder, -1) if decoder_only else (mlp.layers, len(mlp.encoder) - 1)
     a = np.atleast_2d(np.asarray(x, dtype=np.float64))
     e = np.zeros_like(a)
     u = float(unit_roundoff)
     rel, absolute = (U16, U16_SUBNORMAL) if float16 else (0.0, 0.0)
     code_bound = None
-    for i, layer in enumerate(mlp.layers):
+    for i, layer in enumerate(layers):
         if layer.offset is not None:
             a = a - layer.offset
             e = e + u * np.abs(a)
@@ -313,7 +317,9 @@ def error_bound(mlp: MLP, x, *, float16: bool = False, unit_roundoff: float = U3
                 unsafe = (top[:, k - 1] - top[:, k]) <= 2.0 * e_z.max(axis=1)
                 e[unsafe] = np.inf
         a = h
-        if i == len(mlp.encoder) - 1:
+        if i == code_at:
             code_bound = e
+    if code_bound is None:
+        return None, np.nan_to_num(e, nan=np.inf, posinf=np.inf)
     # a row whose top-k selection may differ is unbounded (inf · 0 gives NaN further on)
     return np.nan_to_num(code_bound, nan=np.inf, posinf=np.inf), np.nan_to_num(e, nan=np.inf, posinf=np.inf)

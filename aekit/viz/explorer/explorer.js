@@ -75,9 +75,10 @@
     t.style.top = Math.max(4, Math.min(window.innerHeight - h - 8, y + 14)) + "px";
   }
   function hideTooltip() { tooltip().hidden = true; }
-  function eventPos(ev, canvas) {
+  function eventPos(ev, canvas) {  // in the canvas's own pixels (inside its border)
     const r = canvas.getBoundingClientRect();
-    return [(ev.clientX - r.left) * canvas.width / r.width, (ev.clientY - r.top) * canvas.height / r.height];
+    return [(ev.clientX - r.left - canvas.clientLeft) * canvas.width / canvas.clientWidth,
+            (ev.clientY - r.top - canvas.clientTop) * canvas.height / canvas.clientHeight];
   }
 
   // ------------------------------------------------------------------ colours
@@ -289,6 +290,8 @@
     }
     build(body) {
       const [h, w] = this.shape, view = 140;
+      if (this.ctx.precision === "float16" && [...this.mlp.encoder, ...this.mlp.decoder].some(L => L.act.name === "topk"))
+        body.append(el("p", { class: "note", text: "weights in float16: the k units kept can differ from the model's for inputs whose k-th and (k+1)-th units are within rounding of each other; write the page without --float16 for exact top-k" }));
       // drawing
       this.draw = canvasEl(w * this.cell, h * this.cell, "draw");
       this.ink = document.createElement("canvas"); this.ink.width = this.draw.width; this.ink.height = this.draw.height;
@@ -434,7 +437,7 @@
       const order = Array.from(h.keys()).sort((a, b) => h[b] - h[a]);
       let active = 0; for (let j = 0; j < m; j++) if (Math.abs(h[j]) > 1e-3) active++;
       this.codeCaption.textContent = active + " of " + m + " units above 0.001 (bar height: the unit's value; scale up to " + fmt(hi) + "); the most active:";
-      this.chips.replaceChildren(...order.slice(0, 16).map(j => el("span", { class: "chip" + (j === this.selected ? " on" : ""), "data-unit": j, text: j + ": " + fmt(h[j]), onclick: () => this.select(j) })));
+      this.chips.replaceChildren(...order.slice(0, 16).filter(j => Math.abs(h[j]) > 1e-3).map(j => el("span", { class: "chip" + (j === this.selected ? " on" : ""), "data-unit": j, text: j + ": " + fmt(h[j]), onclick: () => this.select(j) })));
     }
     select(j) { this.selected = j; this.drawCode(); this.showUnit(); }
     resetWalk() {
@@ -504,6 +507,7 @@
       return { input: Array.from(this.x), corrupted: Array.from(this.xt), mask: Array.from(this.mask), code: Array.from(this.code),
                reconstruction: Array.from(this.recon), noise: { kind: this.noiseKind, level: this.noiseLevel, seed: this.noiseSeed },
                walk: Array.from(this.walk), walked: Array.from(this.walked), mode: this.mode, sliderUnits: this.sliderUnits,
+               directions: this.mode === "directions" ? Array.from(this.t) : null,
                selected: this.selected, unitTitle: this.unitTitle.textContent,
                topRows: Array.from(this.unitBox.querySelectorAll("figure[data-row]")).map(f => +f.dataset.row) };
     }
@@ -870,7 +874,7 @@
 
   function main() {
     const doc = decodeAll(JSON.parse(document.getElementById("aekit-data").textContent));
-    const ctx = { data: new Datasets(doc.datasets), selections: new Selections(), ready: false };
+    const ctx = { data: new Datasets(doc.datasets), selections: new Selections(), ready: false, precision: doc.precision };
     document.getElementById("title").textContent = doc.title;
     document.getElementById("meta").textContent = doc.runs.length + " run" + (doc.runs.length > 1 ? "s" : "") +
       " · " + doc.panels.length + " panels · weights in " + doc.precision + " · written " + doc.created + " · aekit " + doc.aekit_version;
