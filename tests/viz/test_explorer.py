@@ -173,6 +173,28 @@ def test_panels_hold_what_the_model_computed(explorer_runs):
         assert len(won) == min(8, int((bmu == u).sum())) and np.all(bmu[won] == u)
 
 
+@pytest.mark.parametrize("method", ["lle", "kpca", "cca", "ica"])
+def test_every_embedding_method_gives_a_scatter_of_its_training_rows(tmp_path, method):
+    from aekit.cli._run import write_run
+    from aekit.datasets import get_dataset
+    from aekit.decomposition import FastICA
+    from aekit.manifold import CurvilinearComponentAnalysis, KernelPCA, LocallyLinearEmbedding
+
+    dataset = "ica-mixture" if method == "ica" else "swiss-roll"
+    X = get_dataset(dataset).X[:300]
+    est = {"lle": lambda: LocallyLinearEmbedding(n_neighbors=10, n_components=2),
+           "kpca": lambda: KernelPCA(2, kernel="rbf", gamma=0.01),
+           "cca": lambda: CurvilinearComponentAnalysis(n_components=2, max_iter=20, random_state=0),
+           "ica": lambda: FastICA(2, random_state=0)}[method]().fit(X)
+    run = write_run(tmp_path / method, command=f"fit {method}", dataset=dataset, estimator=est,
+                    metrics={"n_samples": 300}, history=getattr(est, "history_", None), report=False)
+    panel = build_document([run])["panels"][0]
+    assert panel["kind"] == "embedding" and panel["points"].shape == (300, 2)
+    assert panel["dataset"] == dataset and panel["rows"].tolist() == list(range(300))
+    expected = est.transform(X)[:, :2] if method == "ica" else est.embedding_[:, :2]
+    assert np.allclose(panel["points"], expected, atol=1e-5)
+
+
 def test_staged_histories_become_one_series_per_stage(explorer_runs):
     doc = build_document([explorer_runs["stacked"]])
     names = [s["name"] for s in doc["panels"][-1]["series"]]

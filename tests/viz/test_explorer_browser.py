@@ -123,6 +123,20 @@ def test_the_page_loads_fast_with_no_error_and_no_request(browser, pages):
         print(f"\n{precision} page: {path.stat().st_size / 1e6:.2f} MB, ready in {seconds:.3f} s")
 
 
+def test_a_panel_kind_the_page_does_not_know_is_listed_and_the_rest_shown(browser, explorer_runs, tmp_path):
+    from aekit.viz.explorer import build_document, render_explorer
+
+    doc = build_document([explorer_runs["pca"]])
+    doc["panels"].insert(0, {"kind": "latents", "id": "sae/latents", "run": "sae", "title": "latent browser",
+                             "notes": [], "latents": np.zeros((3, 4), dtype=np.float32)})
+    page = tmp_path / "future.html"
+    page.write_text(render_explorer(doc), encoding="utf-8")
+    _open(browser, page)
+    assert browser.errors() == [] and browser.evaluate("aekitExplorer.unknownKinds") == ["latents"]
+    assert browser.evaluate("aekitExplorer.panelIds") == ["pca/embedding"]
+    assert "does not know panels of kind" in browser.evaluate("document.querySelector('section[data-kind=latents]').textContent")
+
+
 def test_the_harness_sees_requests_to_the_network(browser, tmp_path):
     control = tmp_path / "control.html"
     control.write_text("<!DOCTYPE html><html><body><img src='http://127.0.0.1:9/x.png'>"

@@ -439,7 +439,7 @@
       this.codeCaption.textContent = active + " of " + m + " units above 0.001 (bar height: the unit's value; scale up to " + fmt(hi) + "); the most active:";
       this.chips.replaceChildren(...order.slice(0, 16).filter(j => Math.abs(h[j]) > 1e-3).map(j => el("span", { class: "chip" + (j === this.selected ? " on" : ""), "data-unit": j, text: j + ": " + fmt(h[j]), onclick: () => this.select(j) })));
     }
-    select(j) { this.selected = j; this.drawCode(); this.showUnit(); }
+    select(j) { this.selected = j; this.drawCode(); this.showUnit(); if (this.mode === "units") this.resetWalk(); }
     resetWalk() {
       this.walk = Float64Array.from(this.code);
       const box = this.sliderBox; box.replaceChildren();
