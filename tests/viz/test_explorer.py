@@ -113,6 +113,23 @@ def test_describe_reads_each_architecture(explorer_runs):
     assert [layer_weight(stacked, l).shape for l in stacked.layers] == [(24, 64), (10, 24), (24, 10), (64, 24)]
 
 
+def test_a_stacked_classifier_explores_through_its_pretrained_decoders():
+    from aekit.autoencoders import Autoencoder, StackedAutoencoderClassifier
+    from aekit.datasets import load_digits
+
+    digits = load_digits()
+    clf = StackedAutoencoderClassifier([Autoencoder(16, max_epochs=2, random_state=0)], max_epochs=1,
+                                       random_state=0).fit(digits.X[:600], digits.y[:600])
+    mlp = describe(clf)
+    X = digits.X[600:700]
+    code, recon = forward(mlp, X)
+    with torch.no_grad():
+        T = torch.from_numpy(X)
+        torch_code, torch_recon = clf.module_.encode(T).numpy(), clf.module_.reconstruct(T).numpy()
+    code_bound, recon_bound = error_bound(mlp, X)
+    assert np.all(np.abs(code - torch_code) <= 2 * code_bound) and np.all(np.abs(recon - torch_recon) <= 2 * recon_bound)
+
+
 def test_decoding_codes_matches_inverse_transform(explorer_runs):
     est = aio.load(explorer_runs["dae"] / "model")
     H = np.random.default_rng(0).uniform(0, 1, size=(20, est.n_components)).astype(np.float32)
