@@ -140,9 +140,13 @@ def test_a_custom_activation_is_refused_with_the_supported_names():
     from aekit.autoencoders import Autoencoder
     from aekit.viz.explorer import UnsupportedModel
 
-    est = Autoencoder(4, encoder_activation=lambda z: z.clamp(0, 1), max_epochs=1, random_state=0).fit(_digits()[:64])
-    with pytest.raises(UnsupportedModel, match="sigmoid, tanh, relu"):
-        describe(est)
+    def relu(z):  # a custom function that shares a name with a named activation
+        return z.clamp(0, 1)
+
+    for f in (lambda z: z.clamp(0, 1), relu):
+        est = Autoencoder(4, encoder_activation=f, max_epochs=1, random_state=0).fit(_digits()[:64])
+        with pytest.raises(UnsupportedModel, match="sigmoid, tanh, relu"):
+            describe(est)
 
 
 # ------------------------------------------------------------------ the document

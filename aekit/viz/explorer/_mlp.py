@@ -142,13 +142,15 @@ def _array(t) -> np.ndarray:
 
 
 def _activation(f, *, extract: bool) -> dict:
+    from aekit.autoencoders import ACTIVATIONS as NAMED
     from aekit.autoencoders import TopK
 
     if isinstance(f, TopK):
         k = math.ceil(f.alpha * f.k) if extract else f.k_current
         return {"name": "topk", "k": int(k)}
     name = getattr(f, "name", None)
-    if name not in ACTIVATIONS or name == "topk":
+    # the named activation itself, not a custom callable that happens to share its name
+    if name not in ACTIVATIONS or name == "topk" or NAMED.get(name) is not f:
         supported = ", ".join(n for n in ACTIVATIONS if n != "topk")
         raise UnsupportedModel(
             f"activation {name or type(f).__name__!r} cannot run in the explorer page: it runs the named "

@@ -48,7 +48,6 @@ class Run:
     metrics: dict
     history: list
     estimator: object
-    dataset: str | None = None  # key in the DatasetTable, None without data
     data: object = None  # aekit.datasets.Dataset
     X: np.ndarray | None = None  # the training rows: the first n rows of the dataset
     notes: list = field(default_factory=list)
