@@ -10,6 +10,10 @@ import typer
 from aekit.cli._app import app
 from aekit.cli._run import fail
 
+# aekit.viz.explorer's DEFAULT_MAX_MB and DEFAULT_MAX_POINTS, repeated so that the command line
+# starts without importing aekit.viz (matplotlib); a test holds them equal
+MAX_MB, MAX_POINTS = 32.0, 10_000
+
 
 def default_explorer_path(run_dirs: list[Path]) -> Path:
     """``RUN_DIR/explorer.html`` for one run; ``explorer.html`` in the current folder for several."""
@@ -24,8 +28,8 @@ def explore(
     ),
     title: Optional[str] = typer.Option(None, help="Page title."),
     float16: bool = typer.Option(False, "--float16", help="Store weights, codebooks and points as float16 (about half the size)."),
-    max_mb: float = typer.Option(32.0, "--max-mb", help="Refuse to write a page larger than this (MB = 10^6 bytes)."),
-    max_points: int = typer.Option(10_000, "--max-points", help="Most points per scatter plot (a random subset above it)."),
+    max_mb: float = typer.Option(MAX_MB, "--max-mb", help="Refuse to write a page larger than this (MB = 10^6 bytes)."),
+    max_points: int = typer.Option(MAX_POINTS, "--max-points", help="Most points per scatter plot (a random subset above it)."),
     data_home: Optional[Path] = typer.Option(None, "--data-home", help="Dataset cache root, to reload the runs' data (MNIST)."),
 ) -> None:
     """Write one offline HTML page to play with the runs' models (draw, reconstruct, browse); print its path."""

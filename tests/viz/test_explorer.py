@@ -308,6 +308,13 @@ def test_a_run_whose_data_cannot_be_reloaded_still_explores(explorer_runs, tmp_p
 
 
 # ------------------------------------------------------------------ the command
+def test_the_command_line_defaults_are_the_library_defaults():
+    from aekit.cli import _explore
+    from aekit.viz.explorer import DEFAULT_MAX_MB, DEFAULT_MAX_POINTS
+
+    assert (_explore.MAX_MB, _explore.MAX_POINTS) == (DEFAULT_MAX_MB, DEFAULT_MAX_POINTS)
+
+
 def test_aekit_explore_writes_the_page_and_reports_bad_input(explorer_runs, tmp_path):
     runner = CliRunner()
     out = tmp_path / "x.html"
