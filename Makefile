@@ -51,13 +51,13 @@ test-numerics: $(STAMP)
 test-all: $(STAMP) browser
 	$(BIN)/python -m pytest --runslow
 
-# Headless Chromium for the report test. Best effort: without root or a
-# package mirror the browser test skips and says why.
+# Headless Chromium for the browser tests (report, explorer). Best effort: without root or a
+# package mirror the browser tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
-	  echo "chromium not installed: the report browser test will skip"
+	  echo "chromium not installed: the browser tests (report, explorer) will skip"
 
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[bench]"

@@ -14,8 +14,11 @@ and writes its own run folder under the demo folder:
    code unit, by projected gradient ascent from 5 random starts, checked
    against the closed form w_i / ||w_i||.
 
-Then one HTML report over every run, ``DEMO/report.html``. About half a
-minute on 2 cores.
+Then one HTML report over every run, ``DEMO/report.html``, and the
+interactive explorer page over the runs that hold a model,
+``DEMO/explorer.html`` (draw a digit and see the autoencoder's code and
+reconstruction live; the PCA and code embeddings; the training curves).
+About half a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -187,6 +190,11 @@ def demo(
         typer.echo(f"{name}: {run_dir}  (figures: {figures})")
     from aekit.viz import write_report
 
+    from aekit.viz.explorer import write_explorer
+
     report_path = write_report(list(ctx.runs.values()), out / "report.html", title="aekit demo on the digits")
+    with_models = [ctx.runs[name] for name, model in ctx.models.items() if model is not None]
+    explorer_path = write_explorer(with_models, out / "explorer.html", title="aekit demo on the digits: explorer")
     typer.echo(f"demo folder: {out}")
     typer.echo(f"report: {report_path}")
+    typer.echo(f"explorer: {explorer_path}")

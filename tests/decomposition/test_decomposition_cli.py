@@ -63,6 +63,13 @@ def test_demo_writes_every_step_and_one_report(tmp_path):
         assert name in report
     assert report.count("<img") >= 10
 
+    # the explorer page over the runs that hold a model
+    assert f"explorer: {tmp_path / 'demo' / 'explorer.html'}" in result.output
+    page = (tmp_path / "demo" / "explorer.html").read_text()
+    doc = json.loads(page.split('id="aekit-data">', 1)[1].split("</script>", 1)[0])
+    assert [(p["run"], p["kind"]) for p in doc["panels"]] == [
+        ("pca", "embedding"), ("autoencoder", "autoencoder"), ("autoencoder", "embedding"), ("autoencoder", "curves")]
+
 
 def test_fit_pca_run_folder(tmp_path):
     out = tmp_path / "pca"

@@ -1,0 +1,441 @@
+"""Run folders to the explorer's panels: arrays and numbers, no drawing.
+
+A panel is a dict with a ``kind`` the page knows how to show (see
+:mod:`aekit.viz.explorer` for the document format). :func:`builders` maps an
+estimator class to the function that makes its panels; the first class in the
+fitted estimator's MRO that has a builder wins, so the presets of
+:class:`~aekit.autoencoders.Autoencoder` use its builder. A new kind of model
+(the sparse autoencoders of language models, say) is one new builder and one
+new panel kind in the page, nothing else.
+
+Images and points are not copied into each panel: panels refer to rows of a
+dataset, and :class:`DatasetTable` stores every row that any panel refers to
+once, in the document's ``datasets``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aekit.viz.explorer._encode import Exact, quantize_images
+from aekit.viz.explorer import _mlp
+
+__all__ = ["Run", "UnsupportedRun", "DatasetTable", "read_run", "run_panels", "supported_models", "builders"]
+
+TOP_IMAGES = 8  # top-activating images per code unit, images won per SOM unit
+N_SAMPLES = 24  # images offered as inputs of the draw panel
+N_DIRECTIONS = 4  # principal directions of the codes with a slider each
+AM_STARTS, AM_STEPS = 2, 300  # activation maximization of deep codes
+RAW_POINT_FEATURES = 16  # non-image data up to this many features is stored as raw points
+
+
+class UnsupportedRun(ValueError):
+    """A run folder the explorer cannot show; the message says what is supported and what to do."""
+
+
+@dataclass
+class Run:
+    """One run folder, read: its record, fitted estimator and (when it can be reloaded) its training data."""
+
+    path: Path
+    name: str
+    info: dict
+    metrics: dict
+    history: list
+    estimator: object
+    data: object = None  # aekit.datasets.Dataset
+    X: np.ndarray | None = None  # the training rows: the first n rows of the dataset
+    notes: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ datasets
+class DatasetTable:
+    """The datasets that panels show, each stored once with the rows that any panel refers to."""
+
+    def __init__(self):
+        self._data: dict[str, object] = {}
+        self._rows: dict[str, set] = {}
+
+    def key(self, name: str, data) -> str:
+        """The table key of dataset ``data`` named ``name`` (a new key if the name is taken by other data)."""
+        key, i = name, 1
+        while key in self._data and self._data[key] is not data and self._data[key].X.shape != data.X.shape:
+            i += 1
+            key = f"{name} ({i})"
+        self._data.setdefault(key, data)
+        self._rows.setdefault(key, set())
+        return key
+
+    def use(self, key: str, rows) -> np.ndarray:
+        """Record that a panel shows ``rows`` of dataset ``key``; returns them as int32."""
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        self._rows[key].update(int(r) for r in rows if r >= 0)
+        return rows.astype(np.int32)
+
+    def to_document(self) -> dict:
+        out = {}
+        for key, data in self._data.items():
+            rows = np.array(sorted(self._rows[key]), dtype=np.int64)
+            X = data.X
+            entry = {"name": data.name, "n_features": int(X.shape[1]), "n_samples": int(X.shape[0]),
+                     "rows": rows.astype(np.int32), "image_shape": _image_shape(data, X.shape[1])}
+            if entry["image_shape"] is not None:
+                images, lo, hi = quantize_images(X[rows], float(X.min()), float(X.max()))
+                entry.update(images=images, range=[lo, hi])
+            elif X.shape[1] <= RAW_POINT_FEATURES:
+                entry["values"] = X[rows].astype(np.float32)
+            y = None if data.y is None else np.asarray(data.y)
+            if y is not None and y.ndim == 1:
+                classes = np.issubdtype(y.dtype, np.integer)
+                entry["labels"] = y[rows].astype(np.int32 if classes else np.float32)
+                entry["label_kind"] = "class" if classes else "continuous"
+                names = data.extras.get("classes") if isinstance(data.extras, dict) else None
+                if classes and names is not None:
+                    entry["label_names"] = [str(n) for n in names]
+            out[key] = entry
+        return out
+
+
+def _image_shape(data, d: int):
+    if data is not None and data.image_shape is not None and len(data.image_shape) == 2:
+        return [int(s) for s in data.image_shape]
+    return None
+
+
+def _square_shape(d: int):
+    side = math.isqrt(d)
+    return [side, side] if side * side == d and side > 1 else None
+
+
+# ------------------------------------------------------------------ reading a run folder
+def read_run(run_dir, *, data_home=None) -> Run:
+    """Read a run folder: ``run.json``, ``metrics.json``, the history and the model; reload its data.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such folder, or no ``run.json``.
+    UnsupportedRun
+        The run has no saved model.
+    """
+    from aekit import io as aio
+    from aekit.viz._report import read_run as read_record
+
+    run_dir = Path(run_dir)
+    record = read_record(run_dir)  # clear errors for a missing folder or run.json
+    if not (run_dir / "model" / "config.json").is_file():
+        raise UnsupportedRun(
+            f"{run_dir} has no model/ folder, so there is nothing to explore (runs such as the demo's "
+            "activation maximization record figures only); pass the run folders that hold a model."
+        )
+    estimator = aio.load(run_dir / "model", device="cpu")
+    run = Run(run_dir, run_dir.name or str(run_dir), record.info, record.metrics, record.history, estimator)
+    _attach_data(run, data_home)
+    return run
+
+
+def _attach_data(run: Run, data_home) -> None:
+    """Reload the run's training data by the name in run.json (the first ``n_samples`` rows)."""
+    from aekit.datasets import get_dataset
+
+    name = run.info.get("dataset")
+    if not isinstance(name, str):
+        run.notes.append("the run does not name its dataset: no images, labels or data statistics")
+        return
+    try:
+        data = get_dataset(name, **({} if data_home is None else {"data_home": data_home}))
+    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
+        run.notes.append(f"dataset {name!r} could not be loaded ({exc}); pass --data-home to find it")
+        return
+    n_in = getattr(run.estimator, "n_features_in_", None)
+    if n_in is not None and data.X.shape[1] != n_in:
+        run.notes.append(f"dataset {name!r} has {data.X.shape[1]} features but the model takes {n_in}: not used")
+        return
+    n = run.metrics.get("n_samples")
+    n = int(n) if isinstance(n, (int, float)) and 0 < n <= data.X.shape[0] else data.X.shape[0]
+    run.data, run.X = data, data.X[:n]
+
+
+def _subsample(n: int, max_points: int, seed: int = 0) -> np.ndarray:
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+
+
+def _panel(run: Run, kind: str, title: str, **content) -> dict:
+    return {"kind": kind, "id": f"{run.name}/{kind}", "run": run.name, "title": title,
+            "notes": list(run.notes), **content}
+
+
+# ------------------------------------------------------------------ panels
+def embedding_panel(run: Run, table: DatasetTable, points, rows, *, title: str, axes, suffix="") -> dict:
+    """A 2-D scatter of ``points`` (n, k >= 1), rows ``rows`` of the run's dataset (or None)."""
+    P = np.asarray(points, dtype=np.float32)
+    P = P[:, :2] if P.shape[1] >= 2 else np.concatenate([P, np.zeros_like(P)], axis=1)
+    panel = _panel(run, "embedding", title, points=P, axes=list(axes)[:2], dataset=None, rows=None)
+    if run.data is not None and rows is not None:
+        key = table.key(run.info["dataset"], run.data)
+        panel.update(dataset=key, rows=table.use(key, rows))
+    panel["id"] += suffix
+    return panel
+
+
+def curves_panel(run: Run) -> dict | None:
+    """Every numeric column of the training history as a series (per stage for staged histories)."""
+    history = run.history or getattr(run.estimator, "history_", None)
+    stages = _stages(history)
+    series = []
+    for stage, rows in stages:
+        x_key = next((k for k in ("epoch", "step") if all(k in r for r in rows)), None)
+        x = [float(r[x_key]) if x_key else float(i + 1) for i, r in enumerate(rows)]
+        keys: list[str] = []
+        for r in rows:
+            keys.extend(k for k, v in r.items() if k != x_key and k not in keys and _is_number(v))
+        for k in keys:
+            y = [float(r[k]) if _is_number(r.get(k)) and math.isfinite(r[k]) else None for r in rows]
+            series.append({"name": f"{stage}: {k}" if stage else k, "x": x, "y": y,
+                           "visible": k not in HIDDEN_SERIES})
+    if not series:
+        return None
+    x_label = "epoch" if any("epoch" in r for _, rows in stages for r in rows) else "step"
+    return _panel(run, "curves", f"training curves of {run.name}", series=series, x_label=x_label)
+
+
+# bookkeeping columns, shown only when ticked
+HIDDEN_SERIES = {"learning_rate", "epoch_time", "n_samples", "sigma"}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _stages(history) -> list:
+    """``[(stage name, list of per-epoch dicts)]`` from a history list or a dict of stages."""
+    if isinstance(history, list) and history and all(isinstance(r, dict) for r in history):
+        return [("", history)]
+    out = []
+    if isinstance(history, dict):
+        for stage, value in history.items():
+            if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+                out.append((stage, value))
+            elif isinstance(value, list):  # one history per layer (greedy pretraining)
+                out += [(f"{stage} layer {i + 1}", v) for i, v in enumerate(value)
+                        if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+    return out
+
+
+def _layer_dict(layer: _mlp.Dense) -> dict:
+    return {"weight": layer.weight, "transpose_of": layer.transpose_of, "bias": Exact(layer.bias),
+            "activation": dict(layer.activation), "offset": None if layer.offset is None else Exact(layer.offset)}
+
+
+def autoencoder_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
+    """The draw-and-reconstruct panel, the embedding of the codes and the curves of an MLP autoencoder."""
+    mlp = _mlp.describe(run.estimator)
+    d, m = mlp.n_features, mlp.n_components
+    shape = _image_shape(run.data, d) or _square_shape(d)
+    panels = []
+    X = run.X
+    codes = rows = None
+    if X is not None:
+        rows = _subsample(X.shape[0], max_points)
+        codes, _ = _mlp.forward(mlp, X[rows], dtype=np.float32)
+    directions = None if codes is None else _directions(codes)
+    name = type(run.estimator).__name__
+    if shape is None:
+        run.notes.append(f"the model's {d} inputs are not an image, so there is no drawing panel")
+    else:
+        corruption = None
+        if mlp.corruption:
+            kind, _, level = mlp.corruption.partition(":")
+            corruption = {"kind": kind, "level": float(level or 0.0)}
+        lo, hi = (float(X.min()), float(X.max())) if X is not None else (0.0, 1.0)
+        panel = _panel(
+            run, "autoencoder", f"{name} {d}-{'-'.join(str(l.bias.shape[0]) for l in mlp.encoder)}: draw and reconstruct",
+            model=name, image_shape=shape, encoder=[_layer_dict(l) for l in mlp.encoder],
+            decoder=[_layer_dict(l) for l in mlp.decoder], corruption=corruption, input_range=[lo, hi],
+            first_layer_code=mlp.first_layer_code,
+        )
+        rho = float(np.linalg.norm(X, axis=1).mean()) if X is not None else math.sqrt(d) * 0.5 * (lo + hi)
+        panel["units"] = _unit_views(run, table, mlp, codes, rows, rho)
+        panel["samples"] = _samples(run, table)
+        panel["directions"] = directions
+        panels.append(panel)
+    if codes is not None:
+        P = (codes - directions["mean"]) @ directions["vectors"][:2].T
+        panels.append(embedding_panel(run, table, P, rows, title=f"{name} codes: the first two principal directions",
+                                      axes=["code direction 1", "code direction 2"], suffix="-codes"))
+    return panels
+
+
+def _unit_views(run: Run, table: DatasetTable, mlp, codes, rows, rho: float) -> dict:
+    """Per code unit: its top-activating training images and, for deep codes, its maximizing input."""
+    out = {"norm": rho}
+    if not mlp.first_layer_code:
+        out["preferred_inputs"] = _deep_preferred_inputs(mlp, rho)
+    if codes is not None:
+        k = min(TOP_IMAGES, codes.shape[0])
+        top = np.argsort(-codes, axis=0, kind="stable")[:k].T  # (m, k) positions in rows
+        key = table.key(run.info["dataset"], run.data)
+        out.update(dataset=key, top_rows=table.use(key, rows[top]).reshape(top.shape),
+                   top_values=np.take_along_axis(codes.T, top, axis=1).astype(np.float32),
+                   mean=codes.mean(axis=0).astype(np.float32), max=codes.max(axis=0).astype(np.float32))
+    return out
+
+
+def _deep_preferred_inputs(mlp, rho: float) -> dict:
+    """Activation maximization of the code units' pre-activations on ``||x|| = rho`` (uint8 per unit)."""
+    from aekit.inspection import activation_maximization
+
+    result = activation_maximization(_mlp.torch_pre_code(mlp), mlp.n_features, n_starts=AM_STARTS, norm=rho,
+                                     max_steps=AM_STEPS, random_state=0)
+    best = result.best_inputs.reshape(mlp.n_components, -1)
+    lo, hi = best.min(axis=1, keepdims=True), best.max(axis=1, keepdims=True)
+    images = np.rint((best - lo) / np.where(hi > lo, hi - lo, 1.0) * 255).astype(np.uint8)
+    return {"images": images, "mean_cosine": np.nan_to_num(result.mean_cosine, nan=1.0).astype(np.float32)}
+
+
+def _directions(codes: np.ndarray) -> dict:
+    """Mean code and the leading principal directions of the codes, with their standard deviations.
+
+    A randomized SVD (scikit-learn's): only the first few directions are needed,
+    and a full SVD of 10 000 codes of 1000 units takes most of a minute.
+    """
+    from sklearn.utils.extmath import randomized_svd
+
+    C = codes.astype(np.float64)
+    mean = C.mean(axis=0)
+    p = min(N_DIRECTIONS, C.shape[0] - 1, C.shape[1])
+    _, s, Vt = randomized_svd(C - mean, p, n_iter=7, random_state=0)
+    Vt = Vt * np.where(Vt.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)  # sign: mostly positive
+    return {"mean": mean.astype(np.float32), "vectors": Vt.astype(np.float32),
+            "std": (s / math.sqrt(max(1, C.shape[0] - 1))).astype(np.float32)}
+
+
+def _samples(run: Run, table: DatasetTable) -> dict | None:
+    """Images offered as inputs: rows after the training rows when the dataset has them, else training rows."""
+    if run.data is None:
+        return None
+    n_train, n_all = run.X.shape[0], run.data.X.shape[0]
+    held_out = n_all - n_train >= N_SAMPLES
+    pool = np.arange(n_train, n_all) if held_out else np.arange(n_train)
+    pick = pool[np.linspace(0, len(pool) - 1, min(N_SAMPLES, len(pool))).astype(int)]
+    key = table.key(run.info["dataset"], run.data)
+    return {"dataset": key, "rows": table.use(key, pick), "inputs": Exact(run.data.X[pick].astype(np.float32)),
+            "held_out": bool(held_out)}
+
+
+def transform_panels(run: Run, table: DatasetTable, *, max_points: int, axes) -> list:
+    """A linear decomposition (PCA, ICA, SFA): the training rows through ``transform``."""
+    if run.X is None:
+        raise UnsupportedRun(_no_data(run))
+    rows = _subsample(run.X.shape[0], max_points)
+    points = run.estimator.transform(run.X[rows])
+    title = f"{type(run.estimator).__name__} of {run.info.get('dataset')}"
+    return [embedding_panel(run, table, points, rows, title=title, axes=axes)]
+
+
+def pca_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
+    ratio = getattr(run.estimator, "explained_variance_ratio_", np.zeros(2))
+    axes = [f"component {i + 1} ({100 * r:.1f} % of the variance)" for i, r in enumerate(ratio[:2])]
+    return transform_panels(run, table, max_points=max_points, axes=axes + ["component 2"][len(axes) - 1:])
+
+
+def source_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
+    return transform_panels(run, table, max_points=max_points, axes=["output 1", "output 2"])
+
+
+def fitted_embedding_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
+    """Isomap, LLE, kernel PCA, CCA: the stored embedding of the training rows."""
+    Y = np.asarray(run.estimator.embedding_)
+    rows = _subsample(Y.shape[0], max_points)
+    if run.X is not None and Y.shape[0] != run.X.shape[0]:
+        run.notes.append(f"the embedding has {Y.shape[0]} rows but the data {run.X.shape[0]}: no labels or images")
+        run.data = run.X = None
+    title = f"{type(run.estimator).__name__} of {run.info.get('dataset')}"
+    return [embedding_panel(run, table, Y[rows], rows, title=title, axes=["dimension 1", "dimension 2"])]
+
+
+def som_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
+    """The map: U-matrix, prototypes, hits and the images each unit wins."""
+    som = run.estimator
+    panel = _panel(run, "som", f"SOM {som.grid_shape[0]} x {som.grid_shape[1]} of {run.info.get('dataset')}",
+                   grid_shape=[int(s) for s in som.grid_shape], topology=som.topology,
+                   positions=np.asarray(som.positions_, dtype=np.float32), u_matrix=som.u_matrix().astype(np.float32),
+                   codebook=np.asarray(som.codebook_, dtype=np.float32), hit_map=None, dataset=None, winners=None,
+                   image_shape=_image_shape(run.data, som.codebook_.shape[1]) or _square_shape(som.codebook_.shape[1]))
+    if run.X is not None:
+        X = run.X
+        bmu = som.predict(X)
+        dist = np.linalg.norm(X - som.codebook_[bmu], axis=1)
+        n_units = len(som.positions_)
+        winners = np.full((n_units, TOP_IMAGES), -1, dtype=np.int64)
+        order = np.lexsort((dist, bmu))  # by unit, then closest first
+        starts = np.searchsorted(bmu[order], np.arange(n_units))
+        for u in range(n_units):
+            mine = order[starts[u]:starts[u] + TOP_IMAGES]
+            mine = mine[bmu[mine] == u]
+            winners[u, :len(mine)] = mine
+        key = table.key(run.info["dataset"], run.data)
+        panel.update(hit_map=som.hit_map(X).astype(np.int32), dataset=key,
+                     winners=table.use(key, winners).reshape(winners.shape))
+    return [panel]
+
+
+def _no_data(run: Run) -> str:
+    reasons = "; ".join(run.notes) or "no dataset"
+    return f"{run.path}: the {type(run.estimator).__name__} panel needs the run's training data ({reasons})."
+
+
+def _builders() -> dict:
+    from aekit.autoencoders import Autoencoder, StackedAutoencoder, StackedAutoencoderClassifier
+    from aekit.decomposition import PCA, SFA, FastICA
+    from aekit.manifold import SOM, CurvilinearComponentAnalysis, Isomap, KernelPCA, LocallyLinearEmbedding
+
+    return {
+        Autoencoder: autoencoder_panels,
+        StackedAutoencoder: autoencoder_panels,
+        StackedAutoencoderClassifier: autoencoder_panels,
+        PCA: pca_panels,
+        FastICA: source_panels,
+        SFA: source_panels,
+        Isomap: fitted_embedding_panels,
+        LocallyLinearEmbedding: fitted_embedding_panels,
+        KernelPCA: fitted_embedding_panels,
+        CurvilinearComponentAnalysis: fitted_embedding_panels,
+        SOM: som_panels,
+    }
+
+
+@functools.cache
+def builders() -> dict:
+    """Estimator class -> panel builder (built on first use: importing every family waits for a page)."""
+    return _builders()
+
+
+def supported_models() -> list[str]:
+    """The estimator class names the explorer shows (and their subclasses, such as the presets)."""
+    return [cls.__name__ for cls in builders()]
+
+
+def run_panels(run: Run, table: DatasetTable, *, max_points: int = 10_000) -> list:
+    """Every panel of one run: its model's panels, then its training curves."""
+    registry = builders()
+    builder = next((registry[c] for c in type(run.estimator).__mro__ if c in registry), None)
+    if builder is None:
+        raise UnsupportedRun(
+            f"{run.path} holds a {type(run.estimator).__name__}, which the explorer does not show. "
+            f"It shows {', '.join(supported_models())} (and the autoencoder presets); "
+            "leave this folder out of `aekit explore` (its figures are in its report.html)."
+        )
+    try:
+        panels = builder(run, table, max_points=max_points)
+    except _mlp.UnsupportedModel as exc:
+        raise UnsupportedRun(f"{run.path}: {exc}") from None
+    curves = curves_panel(run)
+    return panels + ([curves] if curves is not None else [])
