@@ -127,6 +127,9 @@ class SoftmaxModule(TrainableModule):
 class EncoderStack(TrainableModule):
     """Pretrained autoencoders whose encoders run in sequence (the base of both stacked modules).
 
+    ``encode`` runs the encoders bottom up; ``decode`` runs the layers' decoders
+    top down (the unrolled network; under a softmax head they stay as pretrained).
+
     Parameters
     ----------
     layers : sequence of AutoencoderModule
@@ -167,22 +170,6 @@ class EncoderStack(TrainableModule):
         """The deepest code (what ``transform`` returns): :meth:`encode`."""
         return self.encode(x)
 
-    def first_layer_weights(self) -> torch.Tensor:
-        """The first encoder layer's weights (n_units, n_features)."""
-        return self.layers[0].first_layer_weights()
-
-    def _weight_decay(self, terms: dict, weights: list[torch.Tensor]) -> dict:
-        if self.weight_decay > 0:
-            terms["weight_decay"] = self.weight_decay * P.weight_decay(weights)
-        return terms
-
-    def _encoder_weights(self) -> list[torch.Tensor]:
-        return [w for layer in self.layers for w in layer.encoder_weights]
-
-
-class StackedModule(EncoderStack):
-    """The unrolled deep autoencoder: the stack's encoders, then its decoders in reverse order."""
-
     def decode_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Pre-activation (n, d) of layer 1's output from deepest codes ``h`` (n, m_L)."""
         for layer in reversed(self.layers[1:]):
@@ -200,6 +187,22 @@ class StackedModule(EncoderStack):
     def reconstruction_loss(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Layer 1's reconstruction loss of output pre-activations (n, d) against ``x`` (n, d)."""
         return self.layers[0].reconstruction_loss(logits, x)
+
+    def first_layer_weights(self) -> torch.Tensor:
+        """The first encoder layer's weights (n_units, n_features)."""
+        return self.layers[0].first_layer_weights()
+
+    def _weight_decay(self, terms: dict, weights: list[torch.Tensor]) -> dict:
+        if self.weight_decay > 0:
+            terms["weight_decay"] = self.weight_decay * P.weight_decay(weights)
+        return terms
+
+    def _encoder_weights(self) -> list[torch.Tensor]:
+        return [w for layer in self.layers for w in layer.encoder_weights]
+
+
+class StackedModule(EncoderStack):
+    """The unrolled deep autoencoder trained end to end: ``reconstruction`` through every layer's decoder."""
 
     def decayed_weights(self) -> list[torch.Tensor]:
         """The weight matrices the objective uses (what weight decay acts on): encoders and decoders."""

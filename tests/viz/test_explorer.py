@@ -55,7 +55,7 @@ def _torch_code(est, X):
     module = est.module_
     with torch.no_grad():
         T = torch.from_numpy(X)
-        return (module.encode(T) if hasattr(module, "layers") else module.encode(T, extract=False)).numpy()
+        return module.encode(T).numpy()
 
 
 def _round_to_float16(mlp):

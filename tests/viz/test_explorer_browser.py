@@ -81,7 +81,7 @@ def _torch_code_and_recon(est, X):
     module = est.module_
     with torch.no_grad():
         T = torch.from_numpy(np.asarray(X, dtype=np.float32))
-        code = module.encode(T) if hasattr(module, "layers") else module.encode(T, extract=False)
+        code = module.encode(T)
     return code.numpy(), est.predict(X)
 
 

@@ -9,8 +9,8 @@ a list of encoder layers and a list of decoder layers, each
     a ← f(W (a − c) + b)          c: optional pre-encoder offset (centering)
 
 with the exact maps of the estimator: the code is the one ``predict`` decodes
-(``encode(x, extract=False)`` for a single autoencoder, so k-sparse keeps k
-units; every layer's feature form in a stack, as ``StackedModule.encode``) and
+(``module.encode`` for a single autoencoder, so k-sparse keeps k units;
+every layer's feature form in a stack, as ``EncoderStack.encode``) and
 the reconstruction is ``predict(x)``. The explorer page evaluates the same
 layers in JavaScript; :func:`forward` is the NumPy reference of that page code.
 
@@ -148,7 +148,7 @@ def _activation(f, *, extract: bool) -> dict:
     if isinstance(f, TopK):
         k = math.ceil(f.alpha * f.k) if extract else f.k_current
         return {"name": "topk", "k": int(k)}
-    name = getattr(f, "name", None)
+    name = f.name  # every activation is a CodeActivation
     # the named activation itself, not a custom callable that happens to share its name
     if name not in ACTIVATIONS or name == "topk" or NAMED.get(name) is not f:
         supported = ", ".join(n for n in ACTIVATIONS if n != "topk")
@@ -187,14 +187,14 @@ def describe(estimator) -> MLP:
     UnsupportedModel
         For another kind of estimator, or an activation the page cannot run.
     """
-    from aekit.autoencoders import Autoencoder, StackedModule
+    from aekit.autoencoders import Autoencoder, EncoderStack, EncoderEstimator
 
-    module = getattr(estimator, "module_", None)
-    corruption = getattr(estimator, "corruption", None)
-    if isinstance(estimator, Autoencoder) and module is not None:
-        encoder, decoder = _autoencoder_layers(module, extract=False, start=0)
+    if isinstance(estimator, Autoencoder) and hasattr(estimator, "module_"):
+        corruption = estimator.input_corruption()
+        encoder, decoder = _autoencoder_layers(estimator.module_, extract=False, start=0)
         return MLP(encoder, decoder, None if corruption is None else str(corruption), len(encoder) == 1)
-    if isinstance(module, StackedModule):
+    module = estimator.module_ if isinstance(estimator, EncoderEstimator) and hasattr(estimator, "module_") else None
+    if isinstance(module, EncoderStack):
         encoder, decoders = [], []
         for layer in module.layers:
             enc, dec = _autoencoder_layers(layer, extract=True, start=len(encoder))
