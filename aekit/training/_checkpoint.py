@@ -2,14 +2,21 @@
 
 A checkpoint folder holds::
 
-    checkpoint.json                 the commit point: format, epoch, seed, trainer
-                                    settings, history, early-stopping state, the
-                                    optimizer's non-tensor state, and the name of
+    checkpoint.json                 the commit point: format, epoch, step, seed,
+                                    trainer settings, history, early-stopping
+                                    state, the optimizer's non-tensor state, and
+                                    the name of
     state-epoch00012.safetensors    model ``state_dict`` ("module.*"), optimizer
                                     state tensors ("optimizer.<param>.<key>"),
                                     generator states as uint8 tensors
-                                    ("generator.<name>") and the early-stopping
-                                    best weights ("best.*")
+                                    ("generator.<name>"), the early-stopping
+                                    best weights ("best.*") and, mid-epoch, the
+                                    epoch's partial loss sums ("partial.*")
+
+A checkpoint written within an epoch (``checkpoint_every``) records the steps
+done in it (``state-epoch00012-step000500.safetensors``) and the shuffling
+generator as it was when that epoch started, so that a resumed run draws the
+same epoch and skips the batches already trained on.
 
 Both files are written atomically (temporary file + rename), tensors first and
 the JSON last, so a process killed at any instant leaves either the previous
@@ -44,7 +51,7 @@ __all__ = [
 FORMAT = "aekit-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "checkpoint.json"
-_TENSORS_PATTERN = re.compile(r"state-epoch\d+\.safetensors")
+_TENSORS_PATTERN = re.compile(r"state-epoch\d+(-step\d+)?\.safetensors")
 
 
 @dataclass
@@ -57,6 +64,8 @@ class Checkpoint:
     generator_states: dict[str, torch.Tensor]
     best_state: dict[str, torch.Tensor] | None = None
     info: dict = field(default_factory=dict)  # seed, settings, history, early stopping, ...
+    step: int = 0  # steps completed within the next epoch (a mid-epoch checkpoint)
+    partial_sums: dict[str, torch.Tensor] | None = None  # that epoch's loss-term sums so far
 
 
 # ---------------------------------------------------------------- optimizer state
@@ -99,12 +108,16 @@ def save_checkpoint(directory, checkpoint: Checkpoint) -> Path:
     tensors.update({f"generator.{k}": v for k, v in checkpoint.generator_states.items()})
     if checkpoint.best_state is not None:
         tensors.update({f"best.{k}": v for k, v in checkpoint.best_state.items()})
-    tensor_file = f"state-epoch{checkpoint.epoch:05d}.safetensors"
+    if checkpoint.partial_sums is not None:
+        tensors.update({f"partial.{k}": v for k, v in checkpoint.partial_sums.items()})
+    tensor_file = f"state-epoch{checkpoint.epoch:05d}"
+    tensor_file += f"-step{checkpoint.step:06d}.safetensors" if checkpoint.step else ".safetensors"
     aio.save_tensors(directory / tensor_file, tensors, metadata={"format": FORMAT, "epoch": str(checkpoint.epoch)})
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "epoch": checkpoint.epoch,
+        "step": checkpoint.step,
         "tensors": tensor_file,
         "has_best": checkpoint.best_state is not None,
         "optimizer": opt_rest,
@@ -132,7 +145,7 @@ def load_checkpoint(directory, device="cpu") -> Checkpoint | None:
     if not _TENSORS_PATTERN.fullmatch(str(tensor_file)):
         raise ValueError(f"{path} names an invalid tensor file {tensor_file!r}; the checkpoint is corrupt.")
     tensors = aio.load_tensors(directory / tensor_file, device=device)
-    groups: dict[str, dict[str, torch.Tensor]] = {"module": {}, "optimizer": {}, "generator": {}, "best": {}}
+    groups: dict[str, dict[str, torch.Tensor]] = {"module": {}, "optimizer": {}, "generator": {}, "best": {}, "partial": {}}
     for name, t in tensors.items():
         kind, _, key = name.partition(".")
         if kind not in groups:
@@ -140,7 +153,9 @@ def load_checkpoint(directory, device="cpu") -> Checkpoint | None:
         groups[kind][key] = t
     if int(payload["epoch"]) != int(_metadata_epoch(directory / tensor_file)):
         raise ValueError(f"{directory / tensor_file} does not belong to {path} (epochs differ); the checkpoint is corrupt.")
-    info = {k: v for k, v in payload.items() if k not in ("format", "format_version", "tensors", "has_best", "optimizer", "epoch")}
+    reserved = ("format", "format_version", "tensors", "has_best", "optimizer", "epoch", "step")
+    info = {k: v for k, v in payload.items() if k not in reserved}
+    step = int(payload.get("step", 0))
     return Checkpoint(
         epoch=int(payload["epoch"]),
         module_state=groups["module"],
@@ -148,6 +163,8 @@ def load_checkpoint(directory, device="cpu") -> Checkpoint | None:
         generator_states={k: v.cpu() for k, v in groups["generator"].items()},
         best_state=groups["best"] if payload.get("has_best") else None,
         info=info,
+        step=step,
+        partial_sums=groups["partial"] if step else None,
     )
 
 
@@ -174,33 +191,51 @@ def run_settings(trainer, seed: int, ctx, train, val) -> dict:
     }
 
 
-def save_run(run, epoch: int) -> None:
-    """Rank 0 writes ``run``'s state after ``epoch`` epochs (every rank's noise generator included)."""
+def save_run(run, epoch: int, step: int = 0, partial=None) -> None:
+    """Rank 0 writes ``run``'s state after ``epoch`` epochs and ``step`` more steps (every rank's noise
+    generator included); mid-epoch, ``partial`` is that epoch's ``(loss-term sums, rows seen)``."""
     noise_states = gather_generator_states(run.noise_gen, run.ctx)  # a collective: every rank joins
     if run.ctx.is_main:
-        generators = {"shuffle": run.shuffle_gen.get_state()}
+        # mid-epoch, the shuffling generator as the epoch started (the resumed run redraws that epoch)
+        shuffle = run.epoch_shuffle_state if step else run.shuffle_gen.get_state()
+        generators = {"shuffle": shuffle}
         generators.update({f"noise{r}": state for r, state in enumerate(noise_states)})
         info = {**run.settings, "history": run.history}
+        sums = None
+        if step:
+            sums, info["partial_rows"] = dict(partial[0]), int(partial[1])
         best = None
         if run.stopper is not None:
             info["early_stopping"] = run.stopper.state()
             best = run.stopper.best_state
-        checkpoint = Checkpoint(epoch, run.module.state_dict(), run.optimizer.state_dict(), generators, best, info)
+        checkpoint = Checkpoint(
+            epoch, run.module.state_dict(), run.optimizer.state_dict(), generators, best, info, step, sums
+        )
         save_checkpoint(run.trainer.checkpoint_dir, checkpoint)
     barrier(run.ctx)  # no rank runs ahead of the checkpoint on disk (a resume must see the same one)
 
 
-def restore_run(run, checkpoint: Checkpoint) -> int:
-    """Put ``checkpoint`` back into ``run`` (refusing one written with other settings); the epochs done."""
+def restore_run(run, checkpoint: Checkpoint) -> tuple[int, int, tuple | None]:
+    """Put ``checkpoint`` back into ``run`` (refusing one written with other settings).
+
+    Returns the epochs done, the steps done within the next epoch and, for a
+    mid-epoch checkpoint, that epoch's ``(loss-term sums, rows seen)``; the
+    shuffling generator is then left in the state the epoch started with
+    (``run.epoch_shuffle_state``).
+    """
     _check_resumable(checkpoint, run.settings, run.trainer.checkpoint_dir)
     run.module.load_state_dict(checkpoint.module_state)
     run.optimizer.load_state_dict(checkpoint.optimizer_state)
     run.shuffle_gen.set_state(checkpoint.generator_states["shuffle"])
+    run.epoch_shuffle_state = checkpoint.generator_states["shuffle"]
     run.noise_gen.set_state(checkpoint.generator_states[f"noise{run.ctx.rank}"])
     run.history = list(checkpoint.info["history"])
     if run.stopper is not None:
         run.stopper.load_state(checkpoint.info["early_stopping"], checkpoint.best_state)
-    return checkpoint.epoch
+    partial = None
+    if checkpoint.step:
+        partial = (dict(checkpoint.partial_sums), int(checkpoint.info["partial_rows"]))
+    return checkpoint.epoch, checkpoint.step, partial
 
 
 def _check_resumable(checkpoint: Checkpoint, settings: dict, directory) -> None:

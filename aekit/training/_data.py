@@ -72,8 +72,14 @@ class BatchSource(ABC):
         """Samples per epoch."""
 
     @abstractmethod
-    def shuffled(self, batch_size: int, generator: torch.Generator, ctx: DistContext) -> Iterator[Batch]:
-        """One epoch: global batches of ``batch_size`` rows in a random order drawn from ``generator``."""
+    def shuffled(self, batch_size: int, generator: torch.Generator, ctx: DistContext, skip: int = 0) -> Iterator[Batch]:
+        """One epoch: global batches of ``batch_size`` rows in a random order drawn from ``generator``.
+
+        ``skip`` > 0 (a run resumed mid-epoch, with ``generator`` in the state
+        it had when the epoch started) leaves out the first ``skip`` batches of
+        that same epoch and yields the rest; the generator must end in the
+        same state as after a whole epoch.
+        """
 
     @abstractmethod
     def ordered(self, batch_size: int, ctx: DistContext) -> Iterator[Batch]:
@@ -107,9 +113,10 @@ class _TensorSource(BatchSource):
             idx, scale, count = shard(order[start : start + batch_size], ctx)
             yield Batch(self.gather(idx), scale, count)
 
-    def shuffled(self, batch_size, generator, ctx):
+    def shuffled(self, batch_size, generator, ctx, skip=0):
         # drawn on the CPU: the same permutations on every device
-        return self._batches(torch.randperm(len(self), generator=generator).to(self.index_device), batch_size, ctx)
+        order = torch.randperm(len(self), generator=generator)[skip * batch_size :]
+        return self._batches(order.to(self.index_device), batch_size, ctx)
 
     def ordered(self, batch_size, ctx):
         return self._batches(torch.arange(len(self), device=self.index_device), batch_size, ctx)

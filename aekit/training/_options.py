@@ -50,6 +50,17 @@ TRAINING_OPTIONS: dict[str, Option] = {
         "``\"constant\"``, ``\"step[:S[:G]]\"``, ``\"exponential[:G]\"``, ``\"cosine[:M]\"``, ``\"linear[:M]\"``, or a\n"
         "callable ``epoch -> factor`` (0-based epoch; see :mod:`aekit.training._schedules`).", "cosine",
     ),
+    "warmup_steps": Option(
+        0, [Interval(Integral, 0, None, closed="left")], "int",
+        "Linear learning-rate warm-up: the rate of optimizer step ``s`` (0-based, counted over the\n"
+        "whole run) is multiplied by ``min(1, (s + 1) / warmup_steps)``; 0 turns it off.", 100,
+    ),
+    "schedule_per_step": Option(
+        False, ["boolean"], "bool",
+        "Evaluate ``lr_schedule`` at every optimizer step, at the fractional epoch\n"
+        "``epoch + step / steps_per_epoch``, instead of once per epoch (for runs of one or a few\n"
+        "epochs over large data, such as a sparse autoencoder over a stream of activations).", True,
+    ),
     "early_stopping": Option(
         False, ["boolean"], "bool",
         "Stop when the monitored validation quantity has not improved by more than ``tol`` for\n"
@@ -79,6 +90,13 @@ TRAINING_OPTIONS: dict[str, Option] = {
         "``\"bfloat16\"`` runs the forward pass under bfloat16 autocast (weights, optimizer and the\n"
         "losses stay float32); ``\"auto\"`` picks bfloat16 where the hardware computes it natively.", "auto",
     ),
+    "fused_step": Option(
+        True, ["boolean"], "bool",
+        "Train with the module's hand-written step (:meth:`~aekit.training.TrainableModule.fused_step`:\n"
+        "forward, losses and gradients without an autograd graph, low-precision weight copies refreshed\n"
+        "once per step) when the module has one for its configuration and the run is a single process\n"
+        "without ``compile``; False always runs the generic autograd path.", False,
+    ),
     "compile": Option(
         False, ["boolean"], "bool", "Run the module's forward through :func:`torch.compile`.", True,
     ),
@@ -93,6 +111,11 @@ CHECKPOINT_OPTIONS: dict[str, Option] = {
     "checkpoint_dir": Option(
         None, [str, os.PathLike, None], "str or None",
         "Folder where a checkpoint is written (atomically) at every epoch end.", "checkpoints",
+    ),
+    "checkpoint_every": Option(
+        None, [Interval(Integral, 1, None, closed="left"), None], "int or None",
+        "Also write a checkpoint every this many optimizer steps within an epoch (a resumed run then\n"
+        "continues mid-epoch, exactly); None writes one at epoch ends only.", 500,
     ),
     "resume": Option(
         False, ["boolean"], "bool",

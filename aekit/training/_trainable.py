@@ -23,7 +23,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["TrainableModule"]
+__all__ = ["TrainableModule", "FusedStep"]
+
+
+class FusedStep:
+    """A hand-written training step of one module: forward, loss terms and every gradient, no autograd graph.
+
+    A module offers one through :meth:`TrainableModule.fused_step` when its
+    configuration has one; the trainer then calls it instead of
+    ``loss_terms`` + ``backward``. It is the same computation as the generic
+    path (tests hold the two equal within rounding), written so that each
+    step costs its matrix products plus few passes over memory: the
+    low-precision weight copies used by the products are refreshed once per
+    optimizer step (:meth:`after_optimizer_step`), not cast at every use.
+    """
+
+    def __call__(self, *batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """The named loss terms on ``batch`` (detached scalars); each parameter's ``.grad`` holds the gradient of their sum.
+
+        Every parameter that requires grad gets its ``.grad`` written
+        (overwritten, not accumulated).
+        """
+        raise NotImplementedError
+
+    def after_optimizer_step(self) -> None:
+        """The parameters changed in place: refresh whatever the step caches from them."""
 
 
 class TrainableModule(nn.Module):
@@ -43,6 +67,26 @@ class TrainableModule(nn.Module):
         # or torch.compile) through forward, so forward *is* loss_terms here.
         # Plain-PyTorch users call encode / decode / reconstruct on the subclasses.
         return self.loss_terms(*batch, generator=generator)
+
+    def fused_step(self, compute_dtype: torch.dtype) -> FusedStep | None:
+        """A :class:`FusedStep` computing the matrix products in ``compute_dtype``, or None (the default).
+
+        ``compute_dtype`` is ``torch.float32`` or the trainer's fast dtype
+        (``torch.bfloat16``). Return None when this configuration has no
+        hand-written step: the trainer then runs ``loss_terms`` under autocast
+        and autograd.
+        """
+        return None
+
+    def before_optimizer_step(self) -> None:
+        """Hook after the gradients of a step are computed, before the optimizer uses them.
+
+        E.g. project the gradient of a norm-constrained weight onto the
+        constraint's tangent space.
+        """
+
+    def after_optimizer_step(self) -> None:
+        """Hook after every optimizer step (e.g. put constrained weights back on their constraint)."""
 
     def on_epoch_start(self, epoch: int, max_epochs: int, data) -> None:
         """Hook before each epoch (0-based ``epoch``): schedules, full-data statistics of ``data`` (a BatchSource)."""

@@ -32,9 +32,10 @@ from aekit.training._checkpoint import load_checkpoint, restore_run, run_setting
 from aekit.training._data import BatchSource, check_data, place_data, split_rows
 from aekit.training._distributed import all_reduce_sum, setup_distributed, wrap_module
 from aekit.training._early_stopping import EarlyStopping
+from aekit.training._optimizers import OPTIMIZERS, make_optimizer
 from aekit.training._options import CHECKPOINT_OPTIONS, PRECISIONS, RUN_OPTIONS, TRAINING_OPTIONS
 from aekit.training._schedules import resolve_schedule
-from aekit.training._trainable import TrainableModule
+from aekit.training._trainable import FusedStep, TrainableModule
 
 __all__ = ["Trainer", "OPTIMIZERS", "PRECISIONS", "bf16_supported"]
 
@@ -42,25 +43,6 @@ __all__ = ["Trainer", "OPTIMIZERS", "PRECISIONS", "bf16_supported"]
 _TRAINER_DEFAULTS = {"verbose": True}
 
 
-def _fusable(params: list[torch.Tensor]) -> bool:
-    """Whether torch's fused (single-kernel) optimizer step applies: float parameters on CPU or CUDA."""
-    return bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
-
-
-def _sgd(params, trainer: Trainer) -> torch.optim.Optimizer:
-    params = list(params)
-    return torch.optim.SGD(
-        params, lr=trainer.learning_rate, momentum=trainer.momentum, nesterov=trainer.nesterov, fused=_fusable(params)
-    )
-
-
-def _adam(params, trainer: Trainer) -> torch.optim.Optimizer:
-    # The fused kernel is the same Adam update in one pass over the parameters.
-    params = list(params)
-    return torch.optim.Adam(params, lr=trainer.learning_rate, fused=_fusable(params))
-
-
-OPTIMIZERS = {"sgd": _sgd, "adam": _adam}
 # History keys the trainer writes itself; a loss term or metric may not reuse them.
 RESERVED_KEYS = ("epoch", "loss", "val_loss", "learning_rate", "epoch_time")
 
@@ -92,6 +74,8 @@ class Trainer:
         The epoch whose weights were kept (early stopping), else None.
     precision_ : str
         The precision used ("float32" or "bfloat16") after resolving "auto".
+    fused_ : bool
+        Whether the module's hand-written step (``fused_step``) trained it.
 
     Notes
     -----
@@ -101,7 +85,17 @@ class Trainer:
     rank) and a validation generator re-seeded every epoch. No global seed is
     read or set.
 
-    *Checkpoints* (``checkpoint_dir``): after every epoch, the model's
+    *A step* is ``loss_terms`` under autocast (bfloat16 precision) and
+    autograd, the module's ``before_optimizer_step`` hook, the optimizer's
+    update (torch's fused kernels, see :mod:`aekit.training._optimizers`) and
+    its ``after_optimizer_step`` hook. A module may offer a hand-written
+    step for its configuration (:meth:`~aekit.training.TrainableModule.fused_step`);
+    the trainer uses it in a single process without ``compile`` (unless
+    ``fused_step=False``): the same computation, without an autograd graph
+    and with the low-precision weight copies cast once per step.
+
+    *Checkpoints* (``checkpoint_dir``): after every epoch (and every
+    ``checkpoint_every`` steps within one), the model's
     ``state_dict``, the optimizer state, the generator states and the best
     weights go to safetensors, and the epoch, seed, settings, history and
     early-stopping counters to JSON (see :mod:`aekit.training._checkpoint`).
@@ -176,7 +170,7 @@ class Trainer:
             run.train()
         finally:
             run.close()
-        self.history_, self.best_epoch_ = run.history, run.best_epoch
+        self.history_, self.best_epoch_, self.fused_ = run.history, run.best_epoch, run.fused is not None
         return self.history_
 
 
@@ -211,17 +205,29 @@ class _Run:
         self.val_data = None if val_data is None else place_data(val_data, device, trainer.batch_size)
 
         module.to(device)
-        self.optimizer = OPTIMIZERS[trainer.optimizer](module.parameters(), trainer)
+        self.optimizer = make_optimizer(trainer.optimizer, module.parameters(), trainer)
         self.stopper = EarlyStopping(trainer.n_iter_no_change, trainer.tol) if trainer.early_stopping else None
         self.settings = run_settings(trainer, self.seed, ctx, self.train_data, self.val_data)
+        self.steps_per_epoch = -(-len(self.train_data) // trainer.batch_size)
         self.history: list[dict] = []
-        self.start_epoch = 0
+        self.epoch_shuffle_state = None  # the shuffling generator's state when the current epoch started
+        # Where the run starts: epochs done, steps done within the next epoch and that epoch's partial sums.
+        self.start_epoch, self.start_step, self.partial = 0, 0, None
         if self.checkpoint is not None:
-            self.start_epoch = restore_run(self, self.checkpoint)
+            self.start_epoch, self.start_step, self.partial = restore_run(self, self.checkpoint)
+        self.fused = self._fused_step(device)
         self.model = wrap_module(module, ctx)
         if trainer.compile:
             self.model = torch.compile(self.model)
         self.autocast = _autocast(device, self.precision)
+
+    def _fused_step(self, device: torch.device) -> FusedStep | None:
+        """The module's hand-written step at the run's precision, where it applies (see ``fused_step``)."""
+        t = self.trainer
+        if not t.fused_step or t.compile or self.ctx.world_size > 1:
+            return None
+        compute = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
+        return self.module.fused_step(compute)
 
     def _seed(self) -> int:
         random_state = self.trainer.random_state
@@ -242,8 +248,9 @@ class _Run:
 
     def train(self) -> None:
         t = self.trainer
-        steps = -(-len(self.train_data) // t.batch_size)
-        bar = _progress(t.max_epochs * steps, t.verbose and self.ctx.is_main, initial=self.start_epoch * steps)
+        steps = self.steps_per_epoch
+        initial = self.start_epoch * steps + self.start_step
+        bar = _progress(t.max_epochs * steps, t.verbose and self.ctx.is_main, initial=initial)
         with _flush_denormal(self.ctx.device, t.flush_denormal), bar:
             for epoch in range(self.start_epoch, t.max_epochs):
                 if self.stopper is not None and self.stopper.stopped:
@@ -270,12 +277,15 @@ class _Run:
         """Train one epoch, then validate and measure; the epoch's history row."""
         t, module = self.trainer, self.module
         t0 = time.perf_counter()
-        lr = t.learning_rate * self.schedule(epoch, t.max_epochs)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         module.train()
         module.on_epoch_start(epoch, t.max_epochs, self.train_data)
-        row = {"epoch": epoch + 1, **self._train_epoch(bar)}
+        skip = self.start_step if epoch == self.start_epoch else 0
+        if skip:
+            # Resumed mid-epoch: the hook ran as at the epoch's start; the checkpoint holds the state since.
+            module.load_state_dict(self.checkpoint.module_state)
+            if self.fused is not None:
+                self.fused.after_optimizer_step()
+        row = {"epoch": epoch + 1, **self._train_epoch(epoch, skip, bar)}
         if not math.isfinite(row["loss"]):
             raise FloatingPointError(
                 f"training diverged at epoch {epoch + 1}: the loss is {row['loss']}; "
@@ -288,26 +298,39 @@ class _Run:
             metrics = module.epoch_metrics(self.train_data)
         _check_metrics(metrics)
         row.update({k: float(v) for k, v in metrics.items()})
-        row["learning_rate"] = lr
+        row["learning_rate"] = self._learning_rate(epoch, self.steps_per_epoch - 1)
         row["epoch_time"] = time.perf_counter() - t0
         return row
 
-    def _train_epoch(self, bar) -> dict[str, float]:
-        """One pass over the shuffled data in global batches; the epoch means of the terms and of their sum."""
-        n, ctx = len(self.train_data), self.ctx
+    def _learning_rate(self, epoch: int, step: int) -> float:
+        """The rate of step ``step`` (0-based) of epoch ``epoch``: schedule times warm-up."""
+        t = self.trainer
+        at = epoch + step / self.steps_per_epoch if t.schedule_per_step else epoch
+        lr = t.learning_rate * self.schedule(at, t.max_epochs)
+        if t.warmup_steps:
+            lr *= min(1.0, (epoch * self.steps_per_epoch + step + 1) / t.warmup_steps)
+        return lr
+
+    def _train_epoch(self, epoch: int, skip: int, bar) -> dict[str, float]:
+        """One pass over the shuffled data in global batches (after the first ``skip``, when resumed);
+        the epoch means of the terms and of their sum."""
+        t, n, ctx = self.trainer, len(self.train_data), self.ctx
         sums: dict[str, torch.Tensor] = {}
-        shown, seen = time.perf_counter(), 0
-        for step, (batch, scale, count) in enumerate(
-            self.train_data.shuffled(self.trainer.batch_size, self.shuffle_gen, ctx)
-        ):
-            with self.autocast:
-                terms = self.model(*batch, generator=self.noise_gen)
-            if step == 0:
-                _check_terms(terms, self.module)
-            loss = sum(terms.values())
-            self.optimizer.zero_grad(set_to_none=True)
-            (loss * scale if scale != 1.0 else loss).backward()
-            self.optimizer.step()
+        seen = 0
+        if skip:
+            sums, seen = self.partial
+            self.shuffle_gen.set_state(self.epoch_shuffle_state)
+        else:
+            self.epoch_shuffle_state = self.shuffle_gen.get_state()
+        per_step = t.schedule_per_step or t.warmup_steps
+        lr = self._learning_rate(epoch, skip)
+        _set_lr(self.optimizer, lr)
+        shown = time.perf_counter()
+        batches = self.train_data.shuffled(t.batch_size, self.shuffle_gen, ctx, skip=skip)
+        for step, (batch, scale, count) in enumerate(batches, start=skip):
+            if per_step and step > skip:
+                _set_lr(self.optimizer, self._learning_rate(epoch, step))
+            terms = self._step(batch, scale, step == 0)
             for k, v in terms.items():
                 v = v.detach().float() * count
                 sums[k] = sums[k] + v if k in sums else v
@@ -316,10 +339,36 @@ class _Run:
             if bar.live and time.perf_counter() - shown > 1.0:  # the running epoch loss, once a second
                 shown = time.perf_counter()
                 bar.set_postfix(loss=f"{float(sum(sums.values())) / max(seen, 1):.4g}", refresh=False)
+            done = step + 1
+            if t.checkpoint_dir is not None and t.checkpoint_every and done % t.checkpoint_every == 0 \
+                    and done < self.steps_per_epoch:
+                save_run(self, epoch, step=done, partial=(sums, seen))
         names = list(sums)
         totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).tolist()
         row = {k: v / n for k, v in zip(names, totals)}
         return {"loss": sum(row.values()), **row}
+
+    def _step(self, batch: tuple[torch.Tensor, ...], scale: float, first: bool) -> dict[str, torch.Tensor]:
+        """One optimizer step on ``batch``; its loss terms."""
+        module = self.module
+        if self.fused is not None:
+            terms = self.fused(*batch, generator=self.noise_gen)
+            if first:
+                _check_terms(terms, module, fused=True)
+        else:
+            with self.autocast:
+                terms = self.model(*batch, generator=self.noise_gen)
+            if first:
+                _check_terms(terms, module)
+            loss = sum(terms.values())
+            self.optimizer.zero_grad(set_to_none=True)
+            (loss * scale if scale != 1.0 else loss).backward()
+        module.before_optimizer_step()
+        self.optimizer.step()
+        module.after_optimizer_step()
+        if self.fused is not None:
+            self.fused.after_optimizer_step()
+        return terms
 
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
@@ -399,7 +448,12 @@ def _monitored(row: dict, monitor: str, module) -> tuple[float, float]:
     return row[key], row["val_loss"]
 
 
-def _check_terms(terms, module) -> None:
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def _check_terms(terms, module, fused: bool = False) -> None:
     name = type(module).__name__
     if not isinstance(terms, dict) or not terms:
         raise TypeError(f"{name}.loss_terms must return a non-empty dict of named scalar tensors, got {terms!r}.")
@@ -408,7 +462,7 @@ def _check_terms(terms, module) -> None:
             raise TypeError(f"{name}.loss_terms returned {k!r}: {type(v).__name__}; every term must be a scalar tensor.")
         if k in RESERVED_KEYS or k.startswith("val_"):
             raise ValueError(f"{name}.loss_terms names a term {k!r}, which the trainer's history uses; rename it.")
-    if not any(v.requires_grad for v in terms.values()):
+    if not fused and not any(v.requires_grad for v in terms.values()):
         raise ValueError(
             f"no term of {name}.loss_terms depends on a parameter (requires_grad is False everywhere); "
             "compute the losses from the module's parameters, outside torch.no_grad."

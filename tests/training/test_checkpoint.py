@@ -246,3 +246,48 @@ def test_resume_refuses_other_settings_and_corrupt_files(tmp_path):
     (tmp_path / CHECKPOINT_FILE).write_text('{"format": "something-else"}')
     with pytest.raises(ValueError, match="not an aekit training checkpoint"):
         Trainer(max_epochs=4, batch_size=8, checkpoint_dir=tmp_path, resume=True, verbose=False).fit(Tiny(), x)
+
+
+class _CrashAtStep(TrainableModule):
+    """A small autoencoder that raises at a given optimizer step (a crash mid-epoch)."""
+
+    def __init__(self, crash_at_step=None):
+        super().__init__()
+        self.encoder = nn.Linear(16, 8)
+        self.decoder = nn.Linear(8, 16)
+        self.crash_at_step, self.steps = crash_at_step, 0
+
+    def loss_terms(self, x, generator=None):
+        noisy = x + 0.2 * torch.randn(x.shape, generator=generator) if self.training else x
+        return {"reconstruction": ((self.decoder(torch.tanh(self.encoder(noisy))) - x) ** 2).mean()}
+
+    def after_optimizer_step(self):
+        self.steps += 1
+        if self.steps == self.crash_at_step:
+            raise KeyboardInterrupt(f"interrupted after step {self.steps}")
+
+
+def _train_steps(checkpoint_dir=None, resume=False, crash_at_step=None, **options):
+    torch.manual_seed(0)
+    module = _CrashAtStep(crash_at_step)
+    trainer = Trainer(batch_size=32, max_epochs=3, learning_rate=1e-2, lr_schedule="cosine", schedule_per_step=True,
+                      warmup_steps=7, random_state=5, checkpoint_dir=checkpoint_dir, resume=resume, **options)
+    history = trainer.fit(module, _worker_namespace()["make_data"]())  # 600 rows: 19 steps per epoch
+    return module, history
+
+
+def test_checkpoint_every_resumes_mid_epoch_exactly(tmp_path):
+    reference, ref_history = _train_steps()
+    with pytest.raises(KeyboardInterrupt):
+        _train_steps(tmp_path, crash_at_step=19 + 13, checkpoint_every=5)  # epoch 2, after its step 13
+    saved = load_checkpoint(tmp_path)
+    assert (saved.epoch, saved.step) == (1, 10)  # the last multiple of 5 within epoch 2
+    assert saved.partial_sums is not None and saved.info["partial_rows"] == 10 * 32
+    resumed, history = _train_steps(tmp_path, resume=True, checkpoint_every=5)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "epoch_time"} for r in rows]  # noqa: E731
+    assert strip(history) == strip(ref_history)  # the interrupted epoch's mean loss included
+    final = load_checkpoint(tmp_path)
+    assert (final.epoch, final.step) == (3, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE, "state-epoch00003.safetensors"]

@@ -308,3 +308,49 @@ def test_history_is_written_as_csv_and_json(tmp_path):
     (tmp_path / "bad.json").write_text('{"a": 1}')
     with pytest.raises(ValueError, match="not a training history"):
         read_history(tmp_path / "bad.json")
+
+
+class _Recorder(TrainableModule):
+    """Records the order of the step hooks and the learning rate each step saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 3)
+        self.events: list[str] = []
+        self.optimizer = None
+
+    def loss_terms(self, x, generator=None):
+        self.events.append("loss")
+        return {"mse": ((self.lin(x) - x) ** 2).mean()}
+
+    def before_optimizer_step(self):
+        assert self.lin.weight.grad is not None
+        self.events.append("before")
+
+    def after_optimizer_step(self):
+        self.events.append("after")
+
+
+def test_step_hooks_run_around_every_optimizer_step():
+    module = _Recorder()
+    Trainer(batch_size=4, max_epochs=2, verbose=False, random_state=0).fit(module, torch.randn(10, 3))
+    assert module.events == ["loss", "before", "after"] * 6  # 3 steps per epoch
+
+
+def test_warmup_and_per_step_schedule_set_each_steps_rate(monkeypatch):
+    import aekit.training._trainer as tr
+
+    seen = []
+    original = tr._set_lr
+    monkeypatch.setattr(tr, "_set_lr", lambda opt, lr: (seen.append(lr), original(opt, lr)))
+    trainer = Trainer(batch_size=5, max_epochs=2, learning_rate=0.1, warmup_steps=3, lr_schedule="linear",
+                      schedule_per_step=True, verbose=False, random_state=0)
+    history = trainer.fit(_Recorder(), torch.randn(20, 3))  # 4 steps per epoch
+    expected = [0.1 * (1 - (s / 4) / 2) * min(1.0, (s + 1) / 3) for s in range(8)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    assert history[-1]["learning_rate"] == pytest.approx(expected[-1], rel=1e-12)
+    # per epoch (the default): one rate per epoch, warm-up still per step
+    seen.clear()
+    Trainer(batch_size=5, max_epochs=2, learning_rate=0.1, lr_schedule="linear", verbose=False,
+            random_state=0).fit(_Recorder(), torch.randn(20, 3))
+    assert seen == pytest.approx([0.1, 0.05], rel=1e-12)

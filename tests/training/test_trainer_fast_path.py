@@ -125,7 +125,7 @@ def test_data_on_a_gpu_is_kept_within_the_memory_budget(monkeypatch):
 
 
 def test_fused_optimizers_are_used_on_the_cpu(digits):
-    from aekit.training._trainer import OPTIMIZERS
+    from aekit.training._optimizers import OPTIMIZERS
 
     params = list(SigmoidAE().parameters())
     for name in ("adam", "sgd"):
