@@ -24,9 +24,12 @@ from aekit.autoencoders._corruption import CORRUPTIONS, Corruption, gaussian, ma
 from aekit.autoencoders._module import AutoencoderModule
 from aekit.autoencoders._penalties import (
     contractive_elementwise,
+    contractive_hutchinson,
+    contractive_hutchinson_chain,
     contractive_jacobian,
     contractive_sigmoid,
     cross_entropy,
+    cross_entropy_gradient,
     emphasis_weights,
     kl_divergence_bernoulli,
     kl_sparsity,
@@ -35,6 +38,7 @@ from aekit.autoencoders._penalties import (
     l1_activations,
     l1_weights,
     squared_error,
+    squared_error_gradient,
     straight_through,
     weight_decay,
 )
@@ -81,7 +85,9 @@ __all__ = [
     "CodeActivation",
     "get_activation",
     "squared_error",
+    "squared_error_gradient",
     "cross_entropy",
+    "cross_entropy_gradient",
     "emphasis_weights",
     "weight_decay",
     "l1_weights",
@@ -94,4 +100,6 @@ __all__ = [
     "contractive_elementwise",
     "contractive_sigmoid",
     "contractive_jacobian",
+    "contractive_hutchinson",
+    "contractive_hutchinson_chain",
 ]

@@ -38,6 +38,7 @@ from aekit._torch import CHUNK_ROWS
 from aekit.autoencoders import _penalties as P
 from aekit.autoencoders._activations import get_activation
 from aekit.autoencoders._corruption import make_corruption
+from aekit.autoencoders._fused import DenseStep
 from aekit.autoencoders._options import CONTRACTIVE_METHODS, LOSSES, MODEL_OPTIONS, SPARSITY_ESTIMATES
 from aekit.autoencoders._topk import TopK
 from aekit.training import TrainableModule
@@ -118,6 +119,7 @@ class AutoencoderModule(TrainableModule):
         self.f_code = _code_activation(o)
         self.f_out = _output_activation(o["loss"], o["decoder_activation"])
         self.f_code.check_width(self.sizes[-1])
+        self.contractive_projections = int(o["contractive_projections"])
         for name in ("weight_decay", "l1_weights", "sparsity_weight", "sparsity_target", "sparsity_momentum",
                      "kurtosis_weight", "activity_l1", "contraction", "corrupted_weight", "uncorrupted_weight"):
             setattr(self, name, float(o[name]))
@@ -231,6 +233,21 @@ class AutoencoderModule(TrainableModule):
             return P.cross_entropy(logits, x, weight)
         return P.squared_error(self.f_out(logits), x, weight)
 
+    def reconstruction_gradient(self, logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None = None):
+        """``(reconstruction loss, its gradient with respect to logits)`` in closed form, or None.
+
+        ``logits`` (n, d) float32 output pre-activations, ``x`` (n, d) clean
+        targets. None when the output activation has no derivative (the caller
+        then differentiates :meth:`reconstruction_loss` by autograd).
+        """
+        if self.loss == "cross_entropy":
+            return P.cross_entropy(logits, x, weight), P.cross_entropy_gradient(logits, x, weight)
+        slope = self.f_out.derivative
+        if slope is None:
+            return None
+        y = self.f_out(logits)
+        return P.squared_error(y, x, weight), P.squared_error_gradient(y, x, weight).mul_(slope(y))
+
     def loss_terms(self, x: torch.Tensor, *rest: torch.Tensor, generator: torch.Generator | None = None):
         """Named loss terms on a batch ``x`` (n, d); extra batch tensors (labels) are ignored.
 
@@ -238,32 +255,60 @@ class AutoencoderModule(TrainableModule):
         trainer's bfloat16 fast path); the losses and penalties are computed
         in float32 (or the module's own dtype) with autocast off.
         """
-        x_in, weight = x, None
-        if self.training and self.corruption is not None:
-            x_in, mask = self.corruption(x, generator)
-            if self.corrupted_weight != 1.0 or self.uncorrupted_weight != 1.0:
-                weight = P.emphasis_weights(mask, self.corrupted_weight, self.uncorrupted_weight, _upcast(x).dtype)
+        x_in, weight = self.corrupt(x, generator)
         _, z = self._pre_code(x_in)
         h = self.f_code(z)
         logits = self.decode_logits(h)
         with torch.autocast(device_type=x.device.type, enabled=False):
             terms = {"reconstruction": self.reconstruction_loss(logits, x, weight)}
-            terms.update(self.f_code.loss_terms(z, h))
-            if self.weight_decay > 0:
-                terms["weight_decay"] = self.weight_decay * P.weight_decay(self.weights())
-            if self.l1_weights > 0:
-                terms["l1_weights"] = self.l1_weights * P.l1_weights(self.weights())
-            hf = _upcast(h)
-            if self.sparsity_weight > 0:
-                rho = self._sparsity_estimate(hf.mean(dim=0))
-                terms["kl_sparsity"] = self.sparsity_weight * P.kl_sparsity(rho, self.sparsity_target)
-            if self.kurtosis_weight > 0:
-                terms["kurtosis"] = self.kurtosis_weight * P.kurtosis_penalty(hf)
-            if self.activity_l1 > 0:
-                terms["l1_activations"] = self.activity_l1 * P.l1_activations(hf)
-            if self.contraction > 0:
-                terms["contractive"] = self.contraction * self.contractive_penalty(x_in, hf)
+            terms.update(self.code_terms(x_in, z, h, generator))
         return terms
+
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None):
+        """``(x̃, w)``: the training-time input (corrupted while training) and the emphasis weights (or None)."""
+        if not self.training or self.corruption is None:
+            return x, None
+        x_in, mask = self.corruption(x, generator)
+        weight = None
+        if self.corrupted_weight != 1.0 or self.uncorrupted_weight != 1.0:
+            weight = P.emphasis_weights(mask, self.corrupted_weight, self.uncorrupted_weight, _upcast(x).dtype)
+        return x_in, weight
+
+    def code_terms(self, x_in: torch.Tensor, z: torch.Tensor, h: torch.Tensor,
+                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Every term but the reconstruction: the code activation's own, the weight and code penalties.
+
+        ``x_in`` (n, d) is the encoder's input, ``z`` and ``h`` (n, m) the code's
+        pre-activation and activation; computed in float32 (``h`` upcast).
+        ``generator`` draws the random directions of the Hutchinson estimate.
+        """
+        terms = dict(self.f_code.loss_terms(z, h))
+        if self.weight_decay > 0:
+            terms["weight_decay"] = self.weight_decay * P.weight_decay(self.weights())
+        if self.l1_weights > 0:
+            terms["l1_weights"] = self.l1_weights * P.l1_weights(self.weights())
+        hf = _upcast(h)
+        if self.sparsity_weight > 0:
+            rho = self._sparsity_estimate(hf.mean(dim=0))
+            terms["kl_sparsity"] = self.sparsity_weight * P.kl_sparsity(rho, self.sparsity_target)
+        if self.kurtosis_weight > 0:
+            terms["kurtosis"] = self.kurtosis_weight * P.kurtosis_penalty(hf)
+        if self.activity_l1 > 0:
+            terms["l1_activations"] = self.activity_l1 * P.l1_activations(hf)
+        if self.contraction > 0:
+            terms["contractive"] = self.contraction * self.contractive_penalty(x_in, hf, generator)
+        return terms
+
+    def fused_step(self, compute_dtype: torch.dtype):
+        """The hand-written step (:class:`~aekit.autoencoders._fused.DenseStep`) where it applies, else None.
+
+        It applies when every hidden layer's activation has a derivative
+        (``CodeActivation.derivative``) and the contractive penalty, if any,
+        has its closed form; the code activation, the losses and the penalties
+        may be anything (they are differentiated by autograd on the code and
+        the output, which are small).
+        """
+        return DenseStep.build(self, compute_dtype)
 
     def _sparsity_estimate(self, rho_batch: torch.Tensor) -> torch.Tensor:
         """ρ̂ used by the KL term: the batch mean, or the stored estimate with the batch's gradient."""
@@ -282,14 +327,37 @@ class AutoencoderModule(TrainableModule):
             return None
         return self.f_code.derivative
 
-    def contractive_penalty(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        """``(1/n) Σₛ ‖∂h/∂x(xₛ)‖²_F`` on inputs ``x`` (n, d); ``h`` = their codes when known."""
-        slope = self._closed_form_slope() if self.contractive_method != "jacobian" else None
+    def contractive_penalty(self, x: torch.Tensor, h: torch.Tensor | None = None,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(1/n) Σₛ ‖∂h/∂x(xₛ)‖²_F`` on inputs ``x`` (n, d) (``h`` = their codes when known).
+
+        By ``contractive_method``: the closed form, Hutchinson's unbiased
+        estimate (directions drawn from ``generator``) or the exact Jacobian.
+        """
+        method = self.contractive_method
+        slope = self._closed_form_slope() if method in ("auto", "closed_form") else None
         if slope is not None:
             if h is None:
                 h = self.encode(x)
             return P.contractive_elementwise(slope(_upcast(h)), self.encoder_weights[0])
-        return P.contractive_jacobian(self.encode, x.to(self.rho_hat.dtype))
+        x = x.to(self.rho_hat.dtype)
+        if method == "hutchinson":
+            return self._contractive_hutchinson(x, generator)
+        return P.contractive_jacobian(self.encode, x)
+
+    def _contractive_hutchinson(self, x: torch.Tensor, generator) -> torch.Tensor:
+        """Hutchinson's estimate: through the layers' slopes when every activation has a derivative, else by JVPs."""
+        n_layers = len(self.encoder_weights)
+        acts = [self.f_hidden] * (n_layers - 1) + [self.f_code]
+        if any(f.derivative is None for f in acts):
+            return P.contractive_hutchinson(self.encode, x, self.contractive_projections, generator)
+        a = x - self.input_offset if self.centered else x
+        slopes = []
+        for f, w, b in zip(acts, self.encoder_weights, self.encoder_biases):
+            a = f(F.linear(a, w, b))
+            slopes.append(f.derivative(a))
+        v = torch.randn((self.contractive_projections, x.shape[1]), generator=generator, device=x.device)
+        return P.contractive_hutchinson_chain(list(self.encoder_weights), slopes, v)
 
     # ------------------------------------------------------------ trainer hooks
     def on_epoch_start(self, epoch: int, max_epochs: int, data) -> None:

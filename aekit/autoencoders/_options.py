@@ -21,7 +21,7 @@ __all__ = ["MODEL_OPTIONS", "ESTIMATOR_OPTIONS", "LOSSES", "SPARSITY_ESTIMATES",
 
 LOSSES = ("squared_error", "cross_entropy")
 SPARSITY_ESTIMATES = ("batch", "running", "full")
-CONTRACTIVE_METHODS = ("auto", "closed_form", "jacobian")
+CONTRACTIVE_METHODS = ("auto", "closed_form", "hutchinson", "jacobian")
 _NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
 
 MODEL_OPTIONS: dict[str, Option] = {
@@ -95,10 +95,17 @@ MODEL_OPTIONS: dict[str, Option] = {
     ),
     "contraction": Option(0.0, _NON_NEGATIVE, "float", "λ_c of the contractive penalty ``‖J_f(x)‖²_F``.", 0.1),
     "contractive_method": Option(
-        "auto", [StrOptions(set(CONTRACTIVE_METHODS))], "{'auto', 'closed_form', 'jacobian'}",
+        "auto", [StrOptions(set(CONTRACTIVE_METHODS))], "{'auto', 'closed_form', 'hutchinson', 'jacobian'}",
         "``\"closed_form\"`` needs one encoder layer with an elementwise activation whose derivative is a\n"
         "function of its output (sigmoid: ``Σⱼ (hⱼ(1 − hⱼ))² Σᵢ Wⱼᵢ²``; also tanh, ReLU, linear);\n"
-        "``\"jacobian\"`` is exact for any encoder; ``\"auto\"`` takes the closed form where it exists.", "jacobian",
+        "``\"hutchinson\"`` is an unbiased estimate for any encoder, ``‖J‖²_F = E ‖J v‖²`` with\n"
+        "``v ~ N(0, I)`` over ``contractive_projections`` random directions per batch (Jacobian-vector\n"
+        "products); ``\"jacobian\"`` is exact for any encoder (``min(d, m)`` products per sample);\n"
+        "``\"auto\"`` takes the closed form where it exists, else the exact Jacobian.", "jacobian",
+    ),
+    "contractive_projections": Option(
+        4, [Interval(Integral, 1, None, closed="left")], "int",
+        "Random directions per batch of ``contractive_method=\"hutchinson\"``.", 8,
     ),
     "corruption": Option(
         None, [str, callable, None], "str, callable or None",

@@ -18,7 +18,9 @@ from torch.func import jacfwd, jacrev, vmap
 
 __all__ = [
     "squared_error",
+    "squared_error_gradient",
     "cross_entropy",
+    "cross_entropy_gradient",
     "emphasis_weights",
     "weight_decay",
     "l1_weights",
@@ -31,6 +33,8 @@ __all__ = [
     "contractive_elementwise",
     "contractive_sigmoid",
     "contractive_jacobian",
+    "contractive_hutchinson",
+    "contractive_hutchinson_chain",
 ]
 
 
@@ -74,6 +78,24 @@ def cross_entropy(logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | 
     weight : (n, d) or None, emphasis weights.
     """
     return F.binary_cross_entropy_with_logits(logits, x, weight=weight, reduction="sum") / x.shape[0]
+
+
+def cross_entropy_gradient(logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``∂/∂z`` of :func:`cross_entropy`: ``w (σ(z) − x) / n`` (n, d), float32 like ``logits``."""
+    g = torch.sigmoid(logits).sub_(x)
+    if weight is not None:
+        g.mul_(weight)
+    return g.mul_(1.0 / x.shape[0])
+
+
+def squared_error_gradient(
+    y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``∂/∂y`` of :func:`squared_error`: ``w (y − x) / n`` (n, d)."""
+    g = y - x
+    if weight is not None:
+        g.mul_(weight)
+    return g.mul_(1.0 / x.shape[0])
 
 
 # ------------------------------------------------------------ weights
@@ -200,12 +222,69 @@ def contractive_jacobian(
     x : (n, d) inputs.
     mode : "auto", "forward" or "reverse".
     """
+    with torch.no_grad():
+        m = encode(x[:1]).shape[-1]
     if mode == "auto":
-        with torch.no_grad():
-            m = encode(x[:1]).shape[-1]
         mode = "forward" if x.shape[-1] <= m else "reverse"
     if mode not in ("forward", "reverse"):
         raise ValueError(f"Unknown Jacobian mode {mode!r}: use 'auto', 'forward' or 'reverse'.")
     jac = jacfwd(encode) if mode == "forward" else jacrev(encode)
-    J = vmap(jac, chunk_size=chunk_size)(x)  # (n, m, d)
-    return J.square().sum() / x.shape[0]
+    if chunk_size is None:  # samples per chunk: at most ~2^24 Jacobian entries (64 MB in float32) at a time
+        chunk_size = max(1, (1 << 24) // (m * x.shape[-1]))
+    total = x.new_zeros(())
+    for s in range(0, x.shape[0], chunk_size):
+        J = vmap(jac)(x[s : s + chunk_size])  # (chunk, m, d)
+        total = total + J.square().sum()
+    return total / x.shape[0]
+
+
+def contractive_hutchinson(
+    encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, n_projections: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Unbiased estimate of ``(1/n) Σₛ ‖∂f(xₛ)/∂x‖²_F`` for any encoder ``f``: Hutchinson's estimator.
+
+    ``‖J‖²_F = tr(JᵀJ) = E_v ‖J v‖²`` for ``v ~ N(0, I_d)``; each of the
+    ``n_projections`` directions (drawn per sample from ``generator``) costs one
+    Jacobian-vector product of the batch (:func:`torch.func.jvp`, forward
+    mode), and the estimate is differentiable in the encoder's parameters.
+
+    Parameters
+    ----------
+    encode : callable mapping a batch (n, d) to codes (n, m).
+    x : (n, d) inputs.
+
+    References
+    ----------
+    Hutchinson, "A stochastic estimator of the trace of the influence matrix
+    for Laplacian smoothing splines", Communications in Statistics (1989).
+    """
+    from torch.func import jvp
+
+    n, d = x.shape
+    v = torch.randn((n_projections, n, d), generator=generator, device=x.device, dtype=x.dtype)
+    tangents = vmap(lambda t: jvp(encode, (x,), (t,))[1])(v)  # (P, n, m)
+    return tangents.square().sum() / (n * n_projections)
+
+
+def contractive_hutchinson_chain(
+    weights: list[torch.Tensor], slopes: list[torch.Tensor], v: torch.Tensor
+) -> torch.Tensor:
+    """Hutchinson's estimate for an encoder of dense layers ``a_l = f_l(W_l a_{l−1} + b_l)``.
+
+    ``J v = D_L W_L ⋯ D_1 W_1 v`` with ``D_l = diag(f_l′)``: the directions
+    ``v`` (P, d) are shared by the batch, so the first product ``W_1 v`` is
+    computed once (m₁ × P) and a single-layer encoder costs only elementwise
+    work per sample; ``E ‖J v‖²`` over ``v ~ N(0, I_d)`` is ``‖J‖²_F`` for every
+    sample, so the batch mean is unbiased.
+
+    Parameters
+    ----------
+    weights : the layers' weights W_l, (m_l, m_{l−1}).
+    slopes : the layers' ``f_l′`` at each sample, (n, m_l).
+    v : (P, d) directions.
+    """
+    t = slopes[0].unsqueeze(1) * (v @ weights[0].t()).unsqueeze(0)  # (n, P, m₁)
+    for w, s in zip(weights[1:], slopes[1:]):
+        t = (t @ w.t()) * s.unsqueeze(1)
+    return t.square().sum() / (t.shape[0] * v.shape[0])

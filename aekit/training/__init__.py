@@ -3,12 +3,13 @@
 from aekit.training._data import Batch, BatchSource
 from aekit.training._history import history_to_csv, read_history, write_history
 from aekit.training._options import CHECKPOINT_OPTIONS, RUN_OPTIONS, TRAINING_OPTIONS
-from aekit.training._trainable import TrainableModule
+from aekit.training._trainable import FusedStep, TrainableModule
 from aekit.training._schedules import resolve_schedule
 from aekit.training._trainer import PRECISIONS, Trainer, bf16_supported
 
 __all__ = [
     "TrainableModule",
+    "FusedStep",
     "Trainer",
     "BatchSource",
     "Batch",

@@ -238,3 +238,74 @@ def test_contractive_jacobian_works_under_no_grad():
     with torch.no_grad():
         value = contractive_jacobian(lambda v: torch.sigmoid(F.linear(v, W)), x)
     assert value.item() == pytest.approx(contractive_sigmoid(torch.sigmoid(F.linear(x, W)), W).item(), rel=1e-10)
+
+
+# ------------------------------------------------------------ closed-form gradients, Hutchinson, chunks
+def test_reconstruction_gradients_match_autograd():
+    from aekit.autoencoders import cross_entropy_gradient, squared_error_gradient
+
+    x = _rand(6, 5, seed=11).detach()
+    w = emphasis_weights(torch.rand(6, 5, generator=torch.Generator().manual_seed(3)) < 0.4, 2.0, 0.5, D64)
+    for weight in (None, w):
+        z = _rand(6, 5, seed=12, low=-4, high=4)
+        (g,) = torch.autograd.grad(cross_entropy(z, x, weight), z)
+        assert torch.allclose(cross_entropy_gradient(z.detach(), x, weight), g, rtol=1e-12, atol=1e-15)
+        y = _rand(6, 5, seed=13)
+        (g,) = torch.autograd.grad(squared_error(y, x, weight), y)
+        assert torch.allclose(squared_error_gradient(y.detach(), x, weight), g, rtol=1e-12, atol=1e-15)
+
+
+def _deep_encoder(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w1, b1 = torch.randn(7, 5, generator=g, dtype=D64), torch.randn(7, generator=g, dtype=D64)
+    w2, b2 = torch.randn(4, 7, generator=g, dtype=D64) / 2, torch.randn(4, generator=g, dtype=D64)
+    return (w1, b1, w2, b2), lambda x: torch.sigmoid(torch.tanh(x @ w1.t() + b1) @ w2.t() + b2)
+
+
+def test_hutchinson_estimates_are_unbiased():
+    from aekit.autoencoders import contractive_hutchinson, contractive_hutchinson_chain
+
+    (w1, b1, w2, b2), encode = _deep_encoder()
+    x = _rand(6, 5, seed=14, low=-1, high=1).detach()
+    exact = contractive_jacobian(encode, x).item()
+    a1 = torch.tanh(x @ w1.t() + b1)
+    h = torch.sigmoid(a1 @ w2.t() + b2)
+    slopes = [1 - a1 * a1, h * (1 - h)]
+    g = torch.Generator().manual_seed(0)
+    draws = 4000
+    chain = torch.stack([contractive_hutchinson_chain([w1, w2], slopes, torch.randn(1, 5, generator=g, dtype=D64))
+                         for _ in range(draws)])
+    jvp = torch.stack([contractive_hutchinson(encode, x, 1, generator=g) for _ in range(draws // 4)])
+    for estimates in (chain, jvp):
+        # unbiased: the mean of the draws lies within 4 standard errors of the exact value
+        assert abs(estimates.mean().item() - exact) <= 4 * estimates.std().item() / len(estimates) ** 0.5
+
+
+def test_hutchinson_gradient_is_unbiased_for_the_weights():
+    from aekit.autoencoders import contractive_hutchinson_chain
+
+    (w1, b1, w2, b2), _ = _deep_encoder(seed=1)
+    x = _rand(5, 5, seed=15, low=-1, high=1).detach()
+    w1 = w1.clone().requires_grad_()
+
+    def slopes():
+        a1 = torch.tanh(x @ w1.t() + b1)
+        h = torch.sigmoid(a1 @ w2.t() + b2)
+        return [1 - a1 * a1, h * (1 - h)]
+
+    encode = lambda t: torch.sigmoid(torch.tanh(t @ w1.t() + b1) @ w2.t() + b2)  # noqa: E731
+    (exact,) = torch.autograd.grad(contractive_jacobian(encode, x), w1)
+    g = torch.Generator().manual_seed(1)
+    draws = torch.stack([torch.autograd.grad(contractive_hutchinson_chain([w1, w2], slopes(),
+                                                                         torch.randn(2, 5, generator=g, dtype=D64)),
+                                             w1)[0] for _ in range(3000)])
+    err = (draws.mean(0) - exact).abs()
+    assert (err <= 5 * draws.std(0) / len(draws) ** 0.5 + 1e-12).all()
+
+
+def test_jacobian_in_chunks_equals_one_pass():
+    (_, _, _, _), encode = _deep_encoder(seed=2)
+    x = _rand(9, 5, seed=16, low=-1, high=1).detach()
+    whole = contractive_jacobian(encode, x, chunk_size=9)
+    for chunk in (1, 2, 4):
+        assert contractive_jacobian(encode, x, chunk_size=chunk).item() == pytest.approx(whole.item(), rel=1e-12)
