@@ -129,6 +129,10 @@ class Autoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, TransformerM
         Per-epoch loss terms and metrics from the trainer.
     n_iter_ : int
         Epochs run.
+    precision_ : str
+        The precision it trained in (``"float32"`` or ``"bfloat16"``, ``precision="auto"`` resolved).
+    fused_step_ : bool
+        Whether it trained with the module's hand-written step (else the generic autograd path).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string column names.
@@ -210,6 +214,7 @@ class Autoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, TransformerM
         self.history_ = trainer.fit(module, (X,), None if val_X is None else (val_X,))
         self.module_ = module.eval()
         self.n_iter_ = len(self.history_)
+        self.precision_, self.fused_step_ = trainer.precision_, trainer.fused_
         return self
 
     # ------------------------------------------------------------ scikit-learn API

@@ -86,9 +86,11 @@ TRAINING_OPTIONS: dict[str, Option] = {
         "``val_<monitor>``; another quantity than the loss breaks ties by the validation loss.", "error",
     ),
     "precision": Option(
-        "float32", [StrOptions(set(PRECISIONS))], "{'float32', 'bfloat16', 'auto'}",
-        "``\"bfloat16\"`` runs the forward pass under bfloat16 autocast (weights, optimizer and the\n"
-        "losses stay float32); ``\"auto\"`` picks bfloat16 where the hardware computes it natively.", "auto",
+        "auto", [StrOptions(set(PRECISIONS))], "{'float32', 'bfloat16', 'auto'}",
+        "``\"bfloat16\"`` computes the matrix products in bfloat16 (the module's fused step, else\n"
+        "autocast; weights, optimizer and losses stay float32); ``\"auto\"`` picks bfloat16 where the\n"
+        "hardware computes it natively (CUDA >= 8.0, CPUs with AVX512-BF16 or AMX) and the model's\n"
+        "largest weight has at least ``AUTO_BFLOAT16_MIN_WEIGHTS`` (65 536) entries, else float32.", "float32",
     ),
     "fused_step": Option(
         True, ["boolean"], "bool",
