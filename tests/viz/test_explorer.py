@@ -104,13 +104,86 @@ def test_the_float64_bound_is_tiny_and_the_float16_rounding_shows(explorer_runs)
 
 def test_describe_reads_each_architecture(explorer_runs):
     dae, ks, deep, stacked = (describe(aio.load(explorer_runs[n] / "model")) for n in AUTOENCODERS)
-    assert dae.corruption == "masking:0.25" and dae.first_layer_code
+    assert (dae.corruption.kind, dae.corruption.level, dae.first_layer_code) == ("masking", 0.25, True)
     assert [l.activation["name"] for l in dae.layers] == ["sigmoid", "sigmoid"]
     assert ks.encoder[0].activation == {"name": "topk", "k": 6}  # predict's code keeps k units
     assert ks.encoder[0].offset is not None and ks.decoder[0].transpose_of == 0  # centred, tied
     assert [l.activation["name"] for l in deep.encoder] == ["relu", "tanh"] and not deep.first_layer_code
     assert [l.transpose_of for l in deep.decoder] == [1, 0]
     assert [layer_weight(stacked, l).shape for l in stacked.layers] == [(24, 64), (10, 24), (24, 10), (64, 24)]
+
+
+def _accepted_corruption_specs():
+    """Every spelling of a corruption the library accepts, with its canonical (kind, level).
+
+    The aliases are the parser's own table, so that a new alias is tested here
+    as soon as the library accepts it.
+    """
+    from aekit.autoencoders import CORRUPTIONS, Corruption
+    from aekit.autoencoders._corruption import _ALIASES
+
+    level = {"gaussian": 0.3}
+    specs = [(None, None), ("none", None), ("NONE", None), (" none ", None), (Corruption("none"), None)]
+    for kind in CORRUPTIONS:
+        if kind != "none":
+            specs += [(f"{kind}:{level.get(kind, 0.1)}", (kind, level.get(kind, 0.1))),
+                      (f" {kind.upper()} : {level.get(kind, 0.1)} ", (kind, level.get(kind, 0.1))),
+                      (Corruption(kind, 0.2), (kind, 0.2))]
+    specs += [(f"{alias}:0.15", (kind, 0.15)) for alias, kind in _ALIASES.items()]
+    specs += [(f"{alias.title()}:0.15", (kind, 0.15)) for alias, kind in _ALIASES.items()]
+    return specs
+
+
+@pytest.mark.parametrize("spec, expected", _accepted_corruption_specs(), ids=repr)
+def test_every_corruption_spelling_reaches_the_page_in_canonical_form(spec, expected):
+    """The page's noise menu has the canonical kinds only: an alias must not reach it unchanged."""
+    from aekit.autoencoders import Autoencoder
+    from aekit.viz.explorer._mlp import PAGE_CORRUPTIONS
+
+    est = Autoencoder(4, corruption=spec, max_epochs=1, batch_size=32, random_state=0).fit(_digits()[:64])
+    mlp = describe(est)
+    if expected is None:
+        assert mlp.corruption is None
+    else:
+        assert mlp.corruption.kind in PAGE_CORRUPTIONS
+        assert (mlp.corruption.kind, mlp.corruption.level) == expected and mlp.corruption_source == "training"
+
+
+def test_the_panel_holds_the_canonical_corruption_and_where_it_applied(tmp_path):
+    from aekit.autoencoders import Autoencoder, DenoisingAutoencoder, StackedAutoencoder
+    from aekit.cli._run import write_run
+
+    X = _digits()[:200]
+    quick = dict(max_epochs=1, batch_size=50, random_state=0)
+    single = Autoencoder(8, corruption="salt-and-pepper:0.1", **quick).fit(X)
+    clean = Autoencoder(8, corruption="none", **quick).fit(X)
+    stacked = StackedAutoencoder([DenoisingAutoencoder(8, corruption="Mask:0.3", **quick),
+                                  DenoisingAutoencoder(4, corruption="gaussian:0.5", **quick)], **quick).fit(X)
+    later = StackedAutoencoder([Autoencoder(8, **quick), DenoisingAutoencoder(4, corruption="masking:0.5", **quick)],
+                               **quick).fit(X)
+    panels = {}
+    for name, est in (("single", single), ("clean", clean), ("stacked", stacked), ("later", later)):
+        run = write_run(tmp_path / name, command="fit", dataset="digits", estimator=est, metrics={"n_samples": 200},
+                        report=False)
+        panels[name] = build_document([run])["panels"][0]
+    assert panels["single"]["corruption"] == {"kind": "salt_and_pepper", "level": 0.1, "source": "training"}
+    assert panels["clean"]["corruption"] is None
+    # a stack's inputs saw its first layer's corruption, in that layer's pretraining
+    assert panels["stacked"]["corruption"] == {"kind": "masking", "level": 0.3, "source": "first-layer pretraining"}
+    assert panels["later"]["corruption"] is None  # a deeper layer's corruption applied to codes, not to inputs
+
+
+def test_a_stacked_classifier_reads_its_first_layers_corruption():
+    from aekit.autoencoders import DenoisingAutoencoder, StackedAutoencoderClassifier
+    from aekit.datasets import load_digits
+
+    digits = load_digits()
+    clf = StackedAutoencoderClassifier([DenoisingAutoencoder(16, corruption="salt_pepper:0.2", max_epochs=1,
+                                                             random_state=0)], max_epochs=1,
+                                       random_state=0).fit(digits.X[:300], digits.y[:300])
+    mlp = describe(clf)
+    assert (mlp.corruption.kind, mlp.corruption.level, mlp.corruption_source) == ("salt_and_pepper", 0.2,
+                                                                                  "first-layer pretraining")
 
 
 def test_a_stacked_classifier_explores_through_its_pretrained_decoders():

@@ -251,9 +251,9 @@ def autoencoder_panels(run: Run, table: DatasetTable, *, max_points: int) -> lis
         run.notes.append(f"the model's {d} inputs are not an image, so there is no drawing panel")
     else:
         corruption = None
-        if mlp.corruption:
-            kind, _, level = mlp.corruption.partition(":")
-            corruption = {"kind": kind, "level": float(level or 0.0)}
+        if mlp.corruption is not None:  # canonical: one of the page's kinds (see _mlp.input_corruption)
+            corruption = {"kind": mlp.corruption.kind, "level": float(mlp.corruption.level),
+                          "source": mlp.corruption_source}
         lo, hi = (float(X.min()), float(X.max())) if X is not None else (0.0, 1.0)
         panel = _panel(
             run, "autoencoder", f"{name} {d}-{'-'.join(str(l.bias.shape[0]) for l in mlp.encoder)}: draw and reconstruct",

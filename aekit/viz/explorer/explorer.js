@@ -261,7 +261,8 @@
     apply(x, kind, level) {
       const d = x.length, out = Float32Array.from(x), mask = new Uint8Array(d);
       if (kind === "gaussian") { if (level > 0) for (let i = 0; i < d; i++) { out[i] = x[i] + level * this.eps[i]; mask[i] = 1; } return { x: out, mask: mask }; }
-      if (kind !== "masking" && kind !== "salt_and_pepper") return { x: out, mask: mask };
+      if (kind === "none") return { x: out, mask: mask };
+      if (kind !== "masking" && kind !== "salt_and_pepper") throw new Error("corruption " + JSON.stringify(kind) + " is not known to this page");
       const k = Math.min(d, Math.floor(level * d + 0.5));
       let lo = Infinity, hi = -Infinity;
       for (let i = 0; i < d; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
@@ -326,7 +327,9 @@
       this.levelOut = el("output", { text: fmt(this.noiseLevel) });
       this.kindSel.addEventListener("change", () => { this.noiseKind = this.kindSel.value; this.levelIn.max = this.noiseKind === "gaussian" ? Math.max(1, 2 * this.noiseLevel) : 0.95; this.update(); });
       this.levelIn.addEventListener("input", () => { this.noiseLevel = +this.levelIn.value; this.levelOut.textContent = fmt(this.noiseLevel); this.update(); });
-      const model = this.p.corruption ? "the model was trained with " + this.p.corruption.kind.replace(/_/g, " ") + " " + fmt(this.p.corruption.level) : "the model was trained without corruption";
+      const C = this.p.corruption, what = C ? C.kind.replace(/_/g, " ") + " " + fmt(C.level) : null;
+      const model = !C ? "the model was trained without corruption" : !C.source || C.source === "training" ?
+        "the model was trained with " + what : "the model's " + C.source + " used " + what;
       const views = el("div", { class: "row" },
         el("div", { class: "box" }, el("h3", { text: "input" }), this.inputView, el("span", { class: "caption", text: h + " x " + w + " pixels" })),
         el("div", { class: "box" }, el("h3", { text: "corrupted input" }), this.noisyView,
