@@ -72,9 +72,15 @@ def _click_element(browser, selector: str, fx: float = 0.5, fy: float = 0.5):
 
 
 def _choose(browser, selector: str, value: str):
-    """Pick an option of a <select> (its native menu takes no synthetic clicks in headless mode)."""
-    browser.evaluate(f"(e => {{ e.value = {json.dumps(value)}; e.dispatchEvent(new Event('change')); }})"
-                     f"(document.querySelector({json.dumps(selector)}))")
+    """Pick an option of a <select> as a user does: click it open, arrow keys to the option, Enter."""
+    options = browser.evaluate(f"Array.from(document.querySelector({json.dumps(selector)}).options).map(o => o.value)")
+    current = options.index(browser.evaluate(f"document.querySelector({json.dumps(selector)}).value"))
+    target = options.index(value)
+    _click_element(browser, selector)  # opens its menu, and focuses it
+    for _ in range(abs(target - current)):
+        browser.key("ArrowDown" if target > current else "ArrowUp")
+    browser.key("Enter")
+    assert browser.evaluate(f"document.querySelector({json.dumps(selector)}).value") == value
 
 
 def _torch_code_and_recon(est, X):
@@ -274,7 +280,8 @@ def test_clicking_a_unit_shows_its_filter_maximizing_input_and_top_images(browse
     X = load_digits().X[: (1200 if name == "stacked" else None)]
     codes, _ = _torch_code_and_recon(models[name], X)
     rows = s["topRows"]
-    assert len(rows) == 8 and rows[0] == int(np.argmax(codes[:, unit])) or codes[rows[0], unit] >= codes[:, unit].max() - 1e-5
+    assert len(rows) == 8
+    assert rows[0] == int(np.argmax(codes[:, unit])) or codes[rows[0], unit] >= codes[:, unit].max() - 1e-5
     assert np.all(codes[rows, unit] >= np.sort(codes[:, unit])[-8] - 1e-5)
 
 
