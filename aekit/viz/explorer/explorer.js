@@ -542,8 +542,9 @@
       this.over.addEventListener("mousemove", ev => {
         const p = eventPos(ev, this.over);
         if (start && (Math.abs(p[0] - start[0]) > 3 || Math.abs(p[1] - start[1]) > 3)) { this.drawRect(start, p); return; }
-        const i = this.nearest(p[0], p[1], 8);
+        const t = performance.now(), i = this.nearest(p[0], p[1], 8);
         this.hover(i, ev);
+        this.hoverMs = performance.now() - t;  // the whole hover: lookup, highlight, linked views, tooltip
       });
       window.addEventListener("mouseup", ev => {
         if (!start) return;
