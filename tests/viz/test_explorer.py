@@ -346,6 +346,25 @@ def test_a_run_without_a_model_is_refused(tmp_path):
         build_document([tmp_path / "figures-only"])
 
 
+@pytest.mark.parametrize("broken", [{"drop": "class"}, {"drop": "params"}, {"set": ("class", 3)}])
+def test_a_model_config_without_its_class_says_so(explorer_runs, tmp_path, broken):
+    import shutil
+
+    run = shutil.copytree(explorer_runs["pca"], tmp_path / "pca")
+    config = aio.read_json(run / "model" / "config.json")
+    if "drop" in broken:
+        del config[broken["drop"]]
+        key, found = broken["drop"], "is missing"
+    else:
+        key, value = broken["set"]
+        config[key], found = value, "is of type 'int', not 'str'"
+    aio.atomic_write_json(run / "model" / "config.json", config)
+    with pytest.raises(ValueError, match=rf"config.json: the entry '{key}' .* {found}.*aekit.io.save"):
+        build_document([run])
+    result = CliRunner().invoke(app, ["explore", str(run), "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and f"the entry '{key}'" in result.output and "Traceback" not in result.output
+
+
 def test_an_unsupported_model_lists_what_is_supported(tmp_path):
     from aekit.cli._run import write_run
     from aekit.datasets import make_swiss_roll
