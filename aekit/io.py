@@ -330,7 +330,8 @@ _CONFIG_ENTRIES = {
 def _check_config_entries(config: dict, config_path: Path) -> None:
     for key, (kind, what) in _CONFIG_ENTRIES.items():
         if not isinstance(config.get(key), kind):
-            found = "is missing" if key not in config else f"is of type {type(config[key]).__name__!r}, not {kind.__name__!r}"
+            found = ("is missing" if key not in config
+                     else f"is of type {type(config[key]).__name__!r}, not {kind.__name__!r}")
             raise ValueError(
                 f"{config_path}: the entry {key!r} ({what}) {found}, so the model cannot be rebuilt; "
                 "the file was not written by aekit.io.save or was edited: save the fitted model again with aekit.io.save."
