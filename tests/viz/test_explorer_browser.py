@@ -391,6 +391,59 @@ def test_clicking_a_unit_shows_its_filter_maximizing_input_and_top_images(browse
     assert np.all(codes[rows, unit] >= np.sort(codes[:, unit])[-8] - 1e-5)
 
 
+def _autograd_filter(mlp, x, unit):
+    """d z_unit / d x of the code layer's pre-activation by torch autograd, in float64."""
+    from aekit.autoencoders import ACTIVATIONS, topk
+    from aekit.viz.explorer._mlp import layer_weight
+
+    x = torch.tensor(np.asarray(x, dtype=np.float64)[None], requires_grad=True)
+    a = x
+    for i, layer in enumerate(mlp.encoder):
+        if layer.offset is not None:
+            a = a - torch.from_numpy(layer.offset.astype(np.float64))
+        z = a @ torch.from_numpy(layer_weight(mlp, layer).astype(np.float64)).T + torch.from_numpy(layer.bias.astype(np.float64))
+        if i == len(mlp.encoder) - 1:
+            break
+        act = layer.activation
+        a = topk(z, act["k"]) if act["name"] == "topk" else ACTIVATIONS[act["name"]](z)
+    z[0, unit].backward()
+    return x.grad[0].numpy()
+
+
+@pytest.mark.parametrize("name", ["dae", "deep", "stacked"])
+def test_a_units_filter_is_its_weight_row_or_its_local_filter_at_the_input(browser, pages, models, name):
+    """First-layer codes: the weight row. Deep codes: the gradient of the unit's pre-activation at the input the
+    encoder saw, against torch autograd (both float64: the difference is summation order, ~1e-15 relative)."""
+    _open(browser, pages["float32"])
+    panel = f"{name}/autoencoder"
+    _draw(browser, panel)
+    _click_element(browser, _in(panel, ".chip:nth-child(3)"))
+    s = _state(browser, panel)
+    mlp = describe(models[name])
+    unit, filt = s["selected"], np.array(s["filter"])
+    captions = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.box > .caption'))})).map(e => e.textContent)")
+    notes = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.unit-note'))}))"
+                             ".filter(e => !e.hidden).map(e => e.textContent)")
+    if name == "dae":
+        assert np.array_equal(filt, mlp.encoder[0].weight[unit].astype(np.float64))
+        assert "filter (first-layer weights)" in captions and notes == []
+        return
+    reference = _autograd_filter(mlp, s["corrupted"], unit)
+    assert np.abs(reference).max() > 0  # the unit responds to the input here
+    assert np.allclose(filt, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
+    assert "local filter at this input (∂z/∂x)" in captions and any(c.startswith("maximizing input") for c in captions)
+    assert len(notes) == 1 and "first-layer codes only" in notes[0]
+    # the filter is the unit's linear response: a small step along it raises the pre-activation by |filter|^2 step
+    from aekit.viz.explorer._mlp import torch_pre_code
+
+    x = np.array(s["corrupted"], dtype=np.float32)
+    step = 1e-3 / np.linalg.norm(filt)
+    with torch.no_grad():
+        z0, z1 = (torch_pre_code(mlp)(torch.from_numpy(v[None].astype(np.float32)))[0, unit].item()
+                  for v in (x, x + step * filt))
+    assert abs((z1 - z0) / (step * filt @ filt) - 1) < 0.05
+
+
 # ------------------------------------------------------------------ embeddings
 def _hover_point(browser, panel, i, canvas_index=1):
     """Move the mouse onto point ``i`` of the panel's scatter; return the state."""

@@ -190,11 +190,33 @@
     silu: z => z / (1 + Math.exp(-z)),
     softsign: z => z / (1 + Math.abs(z)),
   };
+  // Their derivatives f'(z), for the local filter of deep code units (backpropagation through the encoder).
+  const DERIVATIVES = {
+    sigmoid: z => { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); },
+    tanh: z => { const t = Math.tanh(z); return 1 - t * t; },
+    relu: z => (z > 0 ? 1 : 0),
+    linear: () => 1,
+    identity: () => 1,
+    softplus: z => (z > 20 ? 1 : 1 / (1 + Math.exp(-z))),
+    leaky_relu: z => (z >= 0 ? 1 : 0.01),
+    elu: z => (z > 0 ? 1 : Math.exp(z)),
+    selu: z => SELU_S * (z > 0 ? 1 : SELU_A * Math.exp(z)),
+    gelu: z => 0.5 * (1 + erf(z / Math.SQRT2)) + z * Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI),
+    silu: z => { const s = 1 / (1 + Math.exp(-z)); return s * (1 + z * (1 - s)); },
+    softsign: z => { const a = 1 + Math.abs(z); return 1 / (a * a); },
+  };
+  function topkIndices(k, z) { return Array.from(z.keys()).sort((a, b) => z[b] - z[a]).slice(0, Math.min(k, z.length)); }
+  function derivative(act, z) {
+    const out = new Float64Array(z.length);
+    if (act.name === "topk") { for (const i of topkIndices(act.k, z)) out[i] = 1; return out; }
+    const f = DERIVATIVES[act.name];
+    for (let i = 0; i < z.length; i++) out[i] = f(z[i]);
+    return out;
+  }
   function activate(act, z) {
     if (act.name === "topk") {
-      const k = Math.min(act.k, z.length), idx = Array.from(z.keys()).sort((a, b) => z[b] - z[a]);
       const out = new Float64Array(z.length);
-      for (let i = 0; i < k; i++) out[idx[i]] = z[idx[i]];
+      for (const i of topkIndices(act.k, z)) out[i] = z[i];
       return out;
     }
     const f = ACTIVATIONS[act.name];
@@ -233,6 +255,25 @@
     decode(h) { return this.run(this.decoder, Float64Array.from(h)); }
     // pre-activation of the code layer (for the preferred input of first-layer codes)
     firstWeightRow(j) { const L = this.encoder[0]; return L.W.subarray(j * L.in, (j + 1) * L.in); }
+    // The local filter of code unit j at input x: the gradient of its pre-activation z_j with respect to x,
+    // W_1^T D_1 W_2^T D_2 ... W_n^T e_j (D_l = f_l'(z_l)), so that z_j(x + dx) ≈ z_j(x) + filter · dx.
+    // For a first-layer code it is the unit's weight row, whatever x.
+    localFilter(x, j) {
+      const zs = []; let a = Float64Array.from(x);
+      for (const L of this.encoder) { const z = MLP.affine(L, a); zs.push(z); a = activate(L.act, z); }
+      let g = new Float64Array(this.m); g[j] = 1;
+      for (let l = this.encoder.length - 1; l >= 0; l--) {
+        const L = this.encoder[l], W = L.W, ga = new Float64Array(L.in);
+        for (let i = 0; i < L.out; i++) {
+          const gi = g[i]; if (gi === 0) continue;
+          if (L.transposed) for (let k = 0; k < L.in; k++) ga[k] += W[k * L.out + i] * gi;
+          else { const r = i * L.in; for (let k = 0; k < L.in; k++) ga[k] += W[r + k] * gi; }
+        }
+        if (l > 0) { const dz = derivative(this.encoder[l - 1].act, zs[l - 1]); for (let k = 0; k < L.in; k++) ga[k] *= dz[k]; }
+        g = ga;
+      }
+      return g;
+    }
   }
 
   // ------------------------------------------------------------------ corruption (as aekit.datasets)
@@ -359,7 +400,9 @@
         el("div", { class: "row" }, this.sliderBox, el("div", { class: "box" }, this.walkView, el("span", { class: "caption", text: "decoded from the sliders' code" }))));
       // unit
       this.unitBox = el("div", { class: "row" });
-      const unit = el("div", { class: "box" }, this.unitTitle = el("h3"), this.unitBox);
+      this.unitNote = el("p", { class: "note unit-note" });
+      this.unitNote.hidden = this.p.first_layer_code;
+      const unit = el("div", { class: "box" }, this.unitTitle = el("h3"), this.unitNote, this.unitBox);
       body.append(el("div", { class: "row" }, drawBox, el("div", { class: "box" }, views, code)), el("div", { class: "row" }, walk, unit));
     }
     bindDrawing() {
@@ -487,8 +530,17 @@
         let n = 0; for (let i = 0; i < w.length; i++) n += w[i] * w[i];
         const rho = u.norm || 1, x = new Float64Array(w.length); for (let i = 0; i < w.length; i++) x[i] = rho * w[i] / Math.sqrt(n || 1);
         boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(rho) }), pixelCanvas(this.shape, size, x)));
-      } else if (u.preferred_inputs) {
-        boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(u.norm) + " (gradient ascent)" }),
+        this.filter = Float64Array.from(w);
+      } else {
+        // No weight row is this unit's filter: it sees the input through the layers below it. Shown instead: its
+        // local filter at the current input (what a weight filter is for a first-layer code, at every input).
+        this.filter = this.mlp.localFilter(this.xt, j);
+        this.unitNote.textContent = "A weight filter (a row of the first weight matrix) belongs to first-layer codes only; this code is layer " +
+          this.mlp.encoder.length + " of the encoder, so shown are its local filter at the current input (the gradient of its pre-activation: " +
+          "how each pixel moves it here) and the input of the data's norm that maximizes it.";
+        boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "local filter at this input (∂z/∂x)" }),
+          pixelCanvas(this.shape, size, this.filter, { diverging: true })));
+        if (u.preferred_inputs) boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(u.norm) + " (gradient ascent)" }),
           pixelCanvas(this.shape, size, row(u.preferred_inputs.images, j), { lo: 0, hi: 255 })));
       }
       // what turning the unit up does to the reconstruction of the current input
@@ -511,7 +563,7 @@
                reconstruction: Array.from(this.recon), noise: { kind: this.noiseKind, level: this.noiseLevel, seed: this.noiseSeed },
                walk: Array.from(this.walk), walked: Array.from(this.walked), mode: this.mode, sliderUnits: this.sliderUnits,
                directions: this.mode === "directions" ? Array.from(this.t) : null,
-               selected: this.selected, unitTitle: this.unitTitle.textContent,
+               selected: this.selected, unitTitle: this.unitTitle.textContent, filter: Array.from(this.filter || []),
                topRows: Array.from(this.unitBox.querySelectorAll("figure[data-row]")).map(f => +f.dataset.row) };
     }
   }
