@@ -332,6 +332,107 @@ def test_the_page_assets_are_package_data():
         assert (folder / asset).is_file() and any(Path(asset).match(p) for p in patterns)
 
 
+# ------------------------------------------------------------------ extending: registered builders, text contexts
+def test_a_registered_builder_makes_the_panels_of_its_class_and_its_subclasses():
+    from aekit.decomposition import PCA
+    from aekit.viz.explorer import panel_builder, register_panels
+
+    class Probe:
+        pass
+
+    class SubProbe(Probe):
+        pass
+
+    class MyPCA(PCA):
+        pass
+
+    def probe_panels(run, table, *, max_points):
+        return []
+
+    assert panel_builder(Probe()) is None and "Probe" not in supported_models()
+    assert register_panels(Probe, probe_panels) is probe_panels
+    assert panel_builder(Probe()) is probe_panels and panel_builder(SubProbe()) is probe_panels
+    assert "Probe" in supported_models() and "PCA" in supported_models()  # the built-ins stay
+    with pytest.raises(ValueError, match="already has a panel builder.*replace=True"):
+        register_panels(Probe, lambda run, table, *, max_points: [])
+
+    @register_panels(SubProbe)  # a subclass's own builder wins over its parent's
+    def sub_panels(run, table, *, max_points):
+        return []
+
+    assert panel_builder(SubProbe()) is sub_panels and panel_builder(Probe()) is probe_panels
+    assert panel_builder(MyPCA()) is panel_builder(PCA())  # the most specific registered class
+    register_panels(MyPCA, sub_panels)
+    assert panel_builder(MyPCA()) is sub_panels and panel_builder(PCA()) is not sub_panels
+    with pytest.raises(TypeError, match="estimator class"):
+        register_panels(Probe(), probe_panels)
+    with pytest.raises(TypeError, match="callable"):
+        register_panels(type("Other", (), {}), "not a function")
+
+
+WORDS = "the cat sat on the mat and the dog ran to the park while it rained".split()
+
+
+class TokenProbe:
+    """A stand-in for a model of token activations (the coming sparse autoencoders): a fixed 2-D projection."""
+
+    def __init__(self, n_features):
+        self.P = np.random.default_rng(0).normal(size=(n_features, 2)).astype(np.float32)
+
+
+def token_contexts(rows):
+    """Each row is token ``row % len(WORDS)`` of the text, with up to 3 tokens either side."""
+    from aekit.viz.explorer import TokenContext
+
+    out = []
+    for r in np.asarray(rows):
+        i = int(r) % len(WORDS)
+        lo = max(0, i - 3)
+        out.append(TokenContext([w if j == 0 else " " + w for j, w in enumerate(WORDS[lo:i + 4])], i - lo))
+    return out
+
+
+def token_run(tmp_path, contexts=token_contexts):
+    """A Run of 300 token activations (32 features) whose builder shows a scatter with the tokens' contexts."""
+    from aekit.datasets import Dataset
+    from aekit.viz.explorer import Run, register_panels
+    from aekit.viz.explorer._panels import embedding_panel, panel_builder
+
+    if panel_builder(TokenProbe(1)) is None:
+        @register_panels(TokenProbe)
+        def token_panels(run, table, *, max_points):
+            table.key(run.info["dataset"], run.data, contexts=run.data.extras["contexts"])
+            return [embedding_panel(run, table, run.X @ run.estimator.P, np.arange(len(run.X)),
+                                    title="token activations", axes=["p1", "p2"])]
+
+    X = np.random.default_rng(1).normal(size=(300, 32)).astype(np.float32)
+    data = Dataset("tokens", X, np.arange(300) % len(WORDS), extras={"contexts": contexts})
+    return Run(tmp_path, "tokens", {"dataset": "tokens"}, {}, [], TokenProbe(32), data=data, X=X)
+
+
+def test_rows_that_are_tokens_carry_their_contexts_into_the_document(tmp_path):
+    doc = build_document([token_run(tmp_path)])
+    (scatter,) = doc["panels"]
+    entry = doc["datasets"]["tokens"]
+    assert scatter["kind"] == "embedding" and scatter["dataset"] == "tokens"
+    assert entry["rows"].tolist() == list(range(300)) and "images" not in entry and "values" not in entry
+    contexts = entry["contexts"]
+    assert len(contexts["tokens"]) == 300 and contexts["position"].dtype == np.int32
+    for r in (0, 5, 299):
+        tokens, at = contexts["tokens"][r], contexts["position"][r]
+        assert tokens[at].strip() == WORDS[r % len(WORDS)]
+    render_explorer(doc)  # the contexts encode (lists of strings, an int32 array)
+
+
+def test_a_bad_context_source_is_refused_with_the_row(tmp_path):
+    from aekit.viz.explorer import TokenContext
+
+    with pytest.raises(ValueError, match="gave 2 contexts for 300 rows"):
+        build_document([token_run(tmp_path, contexts=lambda rows: token_contexts(rows[:2]))])
+    with pytest.raises(ValueError, match="row 0: expected a TokenContext whose position indexes its tokens"):
+        build_document([token_run(tmp_path, contexts=lambda rows: [TokenContext(["a"], 3)] * len(rows))])
+
+
 # ------------------------------------------------------------------ bad input
 def test_a_missing_folder_says_what_to_pass(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder; pass run folders"):

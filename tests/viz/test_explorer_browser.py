@@ -511,6 +511,23 @@ def test_brushing_links_the_embedding_and_the_raw_points(browser, pages):
     assert "x = (" in s["hover"]["text"]  # a point without an image shows its raw coordinates
 
 
+def test_hovering_a_token_row_shows_its_text_context_with_the_token_marked(browser, tmp_path):
+    from test_explorer import WORDS, token_run
+
+    from aekit.viz.explorer import build_document, render_explorer
+
+    page = tmp_path / "tokens.html"
+    page.write_text(render_explorer(build_document([token_run(tmp_path)])), encoding="utf-8")
+    _open(browser, page)
+    assert browser.errors() == []
+    for i in (3, 150):
+        hover = _hover_point(browser, "tokens/embedding", i)["hover"]
+        word = WORDS[hover["row"] % len(WORDS)]
+        assert not hover["image"] and word in hover["context"]
+        marked = browser.evaluate("Array.from(document.querySelectorAll('#tooltip .context mark')).map(m => m.textContent)")
+        assert [m.strip() for m in marked] == [word]
+
+
 # ------------------------------------------------------------------ SOM and curves
 def test_hovering_a_som_unit_shows_its_prototype_hits_and_images(browser, pages, models):
     from aekit.datasets import load_digits

@@ -148,6 +148,17 @@
       const d = this.get(key), img = this.image(key, r);
       return img ? pixelCanvas(d.image_shape, size, img, { lo: 0, hi: 255 }) : null;
     }
+    // rows that are tokens of a text: {tokens: [...], position} (the row's own token), and as an element
+    context(key, r) {
+      const d = this.get(key); if (!d || !d.contexts) return null;
+      const i = d.index.get(r); return i === undefined ? null : { tokens: d.contexts.tokens[i], position: d.contexts.position.data[i] };
+    }
+    contextEl(key, r) {
+      const c = this.context(key, r); if (!c) return null;
+      return el("span", { class: "context", "data-row": r }, ...c.tokens.map((t, i) => (i === c.position ? el("mark", { text: t }) : document.createTextNode(t))));
+    }
+    // what stands for a row wherever the page shows one: its image, else its text context, else null
+    preview(key, r, size) { return this.thumb(key, r, size) || this.contextEl(key, r); }
   }
 
   // A selection of dataset rows shared by every panel that shows that dataset (linked brushing).
@@ -551,7 +562,7 @@
         const figs = [];
         const rows = row(u.top_rows, j), vals = row(u.top_values, j);
         for (let i = 0; i < rows.length; i++) {
-          const t = this.ctx.data.thumb(u.dataset, rows[i], 48);
+          const t = this.ctx.data.preview(u.dataset, rows[i], 48);
           if (t) figs.push(el("figure", { "data-row": rows[i] }, t, el("figcaption", { text: fmt(vals[i]) })));
         }
         boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "top-activating training images (activation)" }), el("div", { class: "thumbs" }, ...figs)));
@@ -728,10 +739,12 @@
       content.push(el("div", { text: (r !== null ? "row " + r : "point " + i) + (r !== null && this.ctx.data.labelText(this.key, r) !== null ? " · label " + this.ctx.data.labelText(this.key, r) : "") }));
       content.push(el("div", { class: "muted", text: "(" + fmt(P[2 * i]) + ", " + fmt(P[2 * i + 1]) + ")" }));
       const thumb = r !== null ? this.ctx.data.thumb(this.key, r, 84) : null;
+      const text = r !== null && !thumb ? this.ctx.data.contextEl(this.key, r) : null;
       if (thumb) content.push(thumb);
+      if (text) content.push(text);
       const vals = r !== null ? this.ctx.data.values(this.key, r) : null;
       if (vals) content.push(el("div", { text: "x = (" + Array.from(vals).map(fmt).join(", ") + ")" }));
-      this.lastHover = { index: i, row: r, label: r !== null ? this.ctx.data.labelText(this.key, r) : null, image: !!thumb, text: content.map(c => c.textContent).join(" | ") };
+      this.lastHover = { index: i, row: r, label: r !== null ? this.ctx.data.labelText(this.key, r) : null, image: !!thumb, context: text ? text.textContent : null, text: content.map(c => c.textContent).join(" | ") };
       if (ev) showTooltip(ev.clientX, ev.clientY, content);
     }
     brush(picked) {
@@ -824,7 +837,7 @@
       if (p.winners) {
         const won = Array.from(row(p.winners, u)).filter(r => r >= 0), figs = [];
         for (const r of won) {
-          const t = this.ctx.data.thumb(p.dataset, r, 40), lab = this.ctx.data.labelText(p.dataset, r);
+          const t = this.ctx.data.preview(p.dataset, r, 40), lab = this.ctx.data.labelText(p.dataset, r);
           figs.push(el("figure", { "data-row": r }, t || el("span", { text: "row " + r }), lab !== null ? el("figcaption", { text: lab }) : null));
         }
         parts.push(el("div", { class: "box" }, el("span", { class: "caption", text: won.length ? "samples it wins (closest first)" : "it wins no sample" }), el("div", { class: "thumbs" }, ...figs)));
