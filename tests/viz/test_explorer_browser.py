@@ -32,7 +32,8 @@ AUTOENCODERS = ["dae", "ksparse", "deep", "stacked"]
 LOAD_SECONDS = 2.0  # the budget for opening the page
 # A scatter of 10 000 points must stay fluid: a full redraw (rasterized, not only recorded) within two
 # frames at 60 Hz, and the whole hover of a point (lookup, highlight, tooltip) well within one frame.
-# Measured on the 2-core test machine: about 5 ms and 0.1-0.5 ms; the bounds leave room for a loaded machine.
+# Measured on the 2-core test machine with other work running (load 8): about 1 ms and 1.5-3 ms; the bounds
+# leave room for a slower or busier machine.
 REDRAW_MS, HOVER_MS, BRUSH_MS = 33.0, 16.0, 100.0
 
 

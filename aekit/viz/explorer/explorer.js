@@ -626,21 +626,21 @@
       for (let i = 0; i < this.n; i++) { const dx = this.xy[2 * i] - x, dy = this.xy[2 * i + 1] - y, d = dx * dx + dy * dy; if (d < bd) { bd = d; best = i; } }
       return best;
     }
+    // Every point a square of side 3 (5 below 3000 points) written straight into the pixels: no path per point,
+    // so that 10 000 points redraw in a few milliseconds. Unselected points (grey) first, under the selection.
     draw() {
-      const g = this.base.getContext("2d"), sel = this.selected, r = this.n > 3000 ? 1.5 : 2.5;
-      g.clearRect(0, 0, this.w, this.h);
-      const groups = new Map();
-      for (let i = 0; i < this.n; i++) {
-        const c = sel && !sel.has(i) ? "#d8dee4" : this.colours[i];
-        if (!groups.has(c)) groups.set(c, []);
-        groups.get(c).push(i);
-      }
-      const order = Array.from(groups.keys()).sort((a, b) => (a === "#d8dee4" ? -1 : b === "#d8dee4" ? 1 : 0));
-      for (const c of order) {
-        g.fillStyle = c; g.beginPath();
-        for (const i of groups.get(c)) g.rect(this.xy[2 * i] - r, this.xy[2 * i + 1] - r, 2 * r, 2 * r);
-        g.fill();
-      }
+      const g = this.base.getContext("2d"), sel = this.selected, side = this.n > 3000 ? 3 : 5, w = this.w, h = this.h;
+      if (!this.pixels) { this.pixels = g.createImageData(w, h); this.rgba = this.colours.map(packColour); }
+      const buf = new Uint32Array(this.pixels.data.buffer), xy = this.xy, grey = packColour("#d8dee4");
+      buf.fill(0);
+      const square = (i, c) => {
+        const xa = Math.round(xy[2 * i] - side / 2), ya = Math.round(xy[2 * i + 1] - side / 2);
+        const x0 = Math.max(0, xa), y0 = Math.max(0, ya), x1 = Math.min(w, xa + side), y1 = Math.min(h, ya + side);
+        for (let y = y0; y < y1; y++) buf.fill(c, y * w + x0, y * w + x1);
+      };
+      if (sel) for (let i = 0; i < this.n; i++) if (!sel.has(i)) square(i, grey);
+      for (let i = 0; i < this.n; i++) if (!sel || sel.has(i)) square(i, this.rgba[i]);
+      g.putImageData(this.pixels, 0, 0);
       this.drawOverlay();
     }
     drawRect(a, b) {
@@ -658,6 +658,10 @@
     }
     hover(i, ev) { this.hovered = i; this.drawOverlay(); this.onHover(i, ev); }
     highlight(i) { this.hovered = i; this.drawOverlay(); }
+  }
+  function packColour(c) {  // "#rrggbb" or "rgb(r,g,b)" -> opaque RGBA as one little-endian uint32
+    const v = c[0] === "#" ? [1, 3, 5].map(k => parseInt(c.slice(k, k + 2), 16)) : c.slice(c.indexOf("(") + 1, -1).split(",").map(Number);
+    return ((255 << 24) | (v[2] << 16) | (v[1] << 8) | v[0]) >>> 0;
   }
   function frame(values, n, stride, w, h, pad) {  // axis-fitted linear maps of columns 0 and 1 to pixels
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
