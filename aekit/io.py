@@ -289,6 +289,7 @@ def load(path, device=None):
         raise ValueError(
             f"{path} was saved by a newer aekit (format {config['format_version']}); upgrade aekit to load it."
         )
+    _check_config_entries(config, path / CONFIG_FILE)
     cls = _resolve_class(config["class"])
     params = dict(config["params"])
     if device is not None and "device" in params:
@@ -316,6 +317,25 @@ def load(path, device=None):
         module.load_state_dict(sd, strict=True)
         setattr(estimator, name, module)
     return estimator
+
+
+# what load() reads from config.json besides the format: entry -> (type, what it holds)
+_CONFIG_ENTRIES = {
+    "class": (str, "the estimator's class, e.g. 'aekit.autoencoders.Autoencoder'"),
+    "params": (dict, "the estimator's parameters (get_params)"),
+    "state": (dict, "its fitted attributes that are not arrays"),
+}
+
+
+def _check_config_entries(config: dict, config_path: Path) -> None:
+    for key, (kind, what) in _CONFIG_ENTRIES.items():
+        if not isinstance(config.get(key), kind):
+            found = ("is missing" if key not in config
+                     else f"is of type {type(config[key]).__name__!r}, not {kind.__name__!r}")
+            raise ValueError(
+                f"{config_path}: the entry {key!r} ({what}) {found}, so the model cannot be rebuilt; "
+                "the file was not written by aekit.io.save or was edited: save the fitted model again with aekit.io.save."
+            )
 
 
 def _resolve_class(qualname: str):

@@ -39,6 +39,9 @@ FLAGS = [
     "--remote-debugging-pipe",
 ]
 TIMEOUT = 30.0
+# DOM key name -> Windows virtual key code (what Chromium's input pipeline dispatches on)
+KEY_CODES = {"Enter": 13, "Tab": 9, "Escape": 27, "Space": 32, "End": 35, "Home": 36,
+             "ArrowLeft": 37, "ArrowUp": 38, "ArrowRight": 39, "ArrowDown": 40}
 SKIP_REASON = (
     "Chromium is not installed, so the page is not checked in a browser: "
     "run `make browser` as root (Debian packages chromium and chromium-driver)."
@@ -217,6 +220,18 @@ class Chromium:
                 self.mouse("move", x + (xn - x) * s / steps, y + (yn - y) * s / steps, pressed=True)
             x, y = xn, yn
         self.mouse("up", x, y)
+
+    def key(self, name: str):
+        """Press and release one key (``"ArrowDown"``, ``"Enter"``, ``"Tab"``, ...) in the focused element.
+
+        The page receives real (trusted) keyboard events, as from a user: a
+        focused or open <select> moves its selection and fires ``input`` and
+        ``change``.
+        """
+        code = KEY_CODES[name]
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", session=True, type=kind, key=name, code=name,
+                      windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
 
     def click(self, x: float, y: float):
         self.mouse("move", x, y)

@@ -104,13 +104,86 @@ def test_the_float64_bound_is_tiny_and_the_float16_rounding_shows(explorer_runs)
 
 def test_describe_reads_each_architecture(explorer_runs):
     dae, ks, deep, stacked = (describe(aio.load(explorer_runs[n] / "model")) for n in AUTOENCODERS)
-    assert dae.corruption == "masking:0.25" and dae.first_layer_code
+    assert (dae.corruption.kind, dae.corruption.level, dae.first_layer_code) == ("masking", 0.25, True)
     assert [l.activation["name"] for l in dae.layers] == ["sigmoid", "sigmoid"]
     assert ks.encoder[0].activation == {"name": "topk", "k": 6}  # predict's code keeps k units
     assert ks.encoder[0].offset is not None and ks.decoder[0].transpose_of == 0  # centred, tied
     assert [l.activation["name"] for l in deep.encoder] == ["relu", "tanh"] and not deep.first_layer_code
     assert [l.transpose_of for l in deep.decoder] == [1, 0]
     assert [layer_weight(stacked, l).shape for l in stacked.layers] == [(24, 64), (10, 24), (24, 10), (64, 24)]
+
+
+def _accepted_corruption_specs():
+    """Every spelling of a corruption the library accepts, with its canonical (kind, level).
+
+    The aliases are the parser's own table, so that a new alias is tested here
+    as soon as the library accepts it.
+    """
+    from aekit.autoencoders import CORRUPTIONS, Corruption
+    from aekit.autoencoders._corruption import _ALIASES
+
+    level = {"gaussian": 0.3}
+    specs = [(None, None), ("none", None), ("NONE", None), (" none ", None), (Corruption("none"), None)]
+    for kind in CORRUPTIONS:
+        if kind != "none":
+            specs += [(f"{kind}:{level.get(kind, 0.1)}", (kind, level.get(kind, 0.1))),
+                      (f" {kind.upper()} : {level.get(kind, 0.1)} ", (kind, level.get(kind, 0.1))),
+                      (Corruption(kind, 0.2), (kind, 0.2))]
+    specs += [(f"{alias}:0.15", (kind, 0.15)) for alias, kind in _ALIASES.items()]
+    specs += [(f"{alias.title()}:0.15", (kind, 0.15)) for alias, kind in _ALIASES.items()]
+    return specs
+
+
+@pytest.mark.parametrize("spec, expected", _accepted_corruption_specs(), ids=repr)
+def test_every_corruption_spelling_reaches_the_page_in_canonical_form(spec, expected):
+    """The page's noise menu has the canonical kinds only: an alias must not reach it unchanged."""
+    from aekit.autoencoders import Autoencoder
+    from aekit.viz.explorer._mlp import PAGE_CORRUPTIONS
+
+    est = Autoencoder(4, corruption=spec, max_epochs=1, batch_size=32, random_state=0).fit(_digits()[:64])
+    mlp = describe(est)
+    if expected is None:
+        assert mlp.corruption is None
+    else:
+        assert mlp.corruption.kind in PAGE_CORRUPTIONS
+        assert (mlp.corruption.kind, mlp.corruption.level) == expected and mlp.corruption_source == "training"
+
+
+def test_the_panel_holds_the_canonical_corruption_and_where_it_applied(tmp_path):
+    from aekit.autoencoders import Autoencoder, DenoisingAutoencoder, StackedAutoencoder
+    from aekit.cli._run import write_run
+
+    X = _digits()[:200]
+    quick = dict(max_epochs=1, batch_size=50, random_state=0)
+    single = Autoencoder(8, corruption="salt-and-pepper:0.1", **quick).fit(X)
+    clean = Autoencoder(8, corruption="none", **quick).fit(X)
+    stacked = StackedAutoencoder([DenoisingAutoencoder(8, corruption="Mask:0.3", **quick),
+                                  DenoisingAutoencoder(4, corruption="gaussian:0.5", **quick)], **quick).fit(X)
+    later = StackedAutoencoder([Autoencoder(8, **quick), DenoisingAutoencoder(4, corruption="masking:0.5", **quick)],
+                               **quick).fit(X)
+    panels = {}
+    for name, est in (("single", single), ("clean", clean), ("stacked", stacked), ("later", later)):
+        run = write_run(tmp_path / name, command="fit", dataset="digits", estimator=est, metrics={"n_samples": 200},
+                        report=False)
+        panels[name] = build_document([run])["panels"][0]
+    assert panels["single"]["corruption"] == {"kind": "salt_and_pepper", "level": 0.1, "source": "training"}
+    assert panels["clean"]["corruption"] is None
+    # a stack's inputs saw its first layer's corruption, in that layer's pretraining
+    assert panels["stacked"]["corruption"] == {"kind": "masking", "level": 0.3, "source": "first-layer pretraining"}
+    assert panels["later"]["corruption"] is None  # a deeper layer's corruption applied to codes, not to inputs
+
+
+def test_a_stacked_classifier_reads_its_first_layers_corruption():
+    from aekit.autoencoders import DenoisingAutoencoder, StackedAutoencoderClassifier
+    from aekit.datasets import load_digits
+
+    digits = load_digits()
+    clf = StackedAutoencoderClassifier([DenoisingAutoencoder(16, corruption="salt_pepper:0.2", max_epochs=1,
+                                                             random_state=0)], max_epochs=1,
+                                       random_state=0).fit(digits.X[:300], digits.y[:300])
+    mlp = describe(clf)
+    assert (mlp.corruption.kind, mlp.corruption.level, mlp.corruption_source) == ("salt_and_pepper", 0.2,
+                                                                                  "first-layer pretraining")
 
 
 def test_a_stacked_classifier_explores_through_its_pretrained_decoders():
@@ -259,6 +332,107 @@ def test_the_page_assets_are_package_data():
         assert (folder / asset).is_file() and any(Path(asset).match(p) for p in patterns)
 
 
+# ------------------------------------------------------------------ extending: registered builders, text contexts
+def test_a_registered_builder_makes_the_panels_of_its_class_and_its_subclasses():
+    from aekit.decomposition import PCA
+    from aekit.viz.explorer import panel_builder, register_panels
+
+    class Probe:
+        pass
+
+    class SubProbe(Probe):
+        pass
+
+    class MyPCA(PCA):
+        pass
+
+    def probe_panels(run, table, *, max_points):
+        return []
+
+    assert panel_builder(Probe()) is None and "Probe" not in supported_models()
+    assert register_panels(Probe, probe_panels) is probe_panels
+    assert panel_builder(Probe()) is probe_panels and panel_builder(SubProbe()) is probe_panels
+    assert "Probe" in supported_models() and "PCA" in supported_models()  # the built-ins stay
+    with pytest.raises(ValueError, match="already has a panel builder.*replace=True"):
+        register_panels(Probe, lambda run, table, *, max_points: [])
+
+    @register_panels(SubProbe)  # a subclass's own builder wins over its parent's
+    def sub_panels(run, table, *, max_points):
+        return []
+
+    assert panel_builder(SubProbe()) is sub_panels and panel_builder(Probe()) is probe_panels
+    assert panel_builder(MyPCA()) is panel_builder(PCA())  # the most specific registered class
+    register_panels(MyPCA, sub_panels)
+    assert panel_builder(MyPCA()) is sub_panels and panel_builder(PCA()) is not sub_panels
+    with pytest.raises(TypeError, match="estimator class"):
+        register_panels(Probe(), probe_panels)
+    with pytest.raises(TypeError, match="callable"):
+        register_panels(type("Other", (), {}), "not a function")
+
+
+WORDS = "the cat sat on the mat and the dog ran to the park while it rained".split()
+
+
+class TokenProbe:
+    """A stand-in for a model of token activations (the coming sparse autoencoders): a fixed 2-D projection."""
+
+    def __init__(self, n_features):
+        self.P = np.random.default_rng(0).normal(size=(n_features, 2)).astype(np.float32)
+
+
+def token_contexts(rows):
+    """Each row is token ``row % len(WORDS)`` of the text, with up to 3 tokens either side."""
+    from aekit.viz.explorer import TokenContext
+
+    out = []
+    for r in np.asarray(rows):
+        i = int(r) % len(WORDS)
+        lo = max(0, i - 3)
+        out.append(TokenContext([w if j == 0 else " " + w for j, w in enumerate(WORDS[lo:i + 4])], i - lo))
+    return out
+
+
+def token_run(tmp_path, contexts=token_contexts):
+    """A Run of 300 token activations (32 features) whose builder shows a scatter with the tokens' contexts."""
+    from aekit.datasets import Dataset
+    from aekit.viz.explorer import Run, register_panels
+    from aekit.viz.explorer._panels import embedding_panel, panel_builder
+
+    if panel_builder(TokenProbe(1)) is None:
+        @register_panels(TokenProbe)
+        def token_panels(run, table, *, max_points):
+            table.key(run.info["dataset"], run.data, contexts=run.data.extras["contexts"])
+            return [embedding_panel(run, table, run.X @ run.estimator.P, np.arange(len(run.X)),
+                                    title="token activations", axes=["p1", "p2"])]
+
+    X = np.random.default_rng(1).normal(size=(300, 32)).astype(np.float32)
+    data = Dataset("tokens", X, np.arange(300) % len(WORDS), extras={"contexts": contexts})
+    return Run(tmp_path, "tokens", {"dataset": "tokens"}, {}, [], TokenProbe(32), data=data, X=X)
+
+
+def test_rows_that_are_tokens_carry_their_contexts_into_the_document(tmp_path):
+    doc = build_document([token_run(tmp_path)])
+    (scatter,) = doc["panels"]
+    entry = doc["datasets"]["tokens"]
+    assert scatter["kind"] == "embedding" and scatter["dataset"] == "tokens"
+    assert entry["rows"].tolist() == list(range(300)) and "images" not in entry and "values" not in entry
+    contexts = entry["contexts"]
+    assert len(contexts["tokens"]) == 300 and contexts["position"].dtype == np.int32
+    for r in (0, 5, 299):
+        tokens, at = contexts["tokens"][r], contexts["position"][r]
+        assert tokens[at].strip() == WORDS[r % len(WORDS)]
+    render_explorer(doc)  # the contexts encode (lists of strings, an int32 array)
+
+
+def test_a_bad_context_source_is_refused_with_the_row(tmp_path):
+    from aekit.viz.explorer import TokenContext
+
+    with pytest.raises(ValueError, match="gave 2 contexts for 300 rows"):
+        build_document([token_run(tmp_path, contexts=lambda rows: token_contexts(rows[:2]))])
+    with pytest.raises(ValueError, match="row 0: expected a TokenContext whose position indexes its tokens"):
+        build_document([token_run(tmp_path, contexts=lambda rows: [TokenContext(["a"], 3)] * len(rows))])
+
+
 # ------------------------------------------------------------------ bad input
 def test_a_missing_folder_says_what_to_pass(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder; pass run folders"):
@@ -271,6 +445,25 @@ def test_a_run_without_a_model_is_refused(tmp_path):
     write_run(tmp_path / "figures-only", command="demo", dataset="digits", report=False)
     with pytest.raises(UnsupportedRun, match="no model/ folder"):
         build_document([tmp_path / "figures-only"])
+
+
+@pytest.mark.parametrize("broken", [{"drop": "class"}, {"drop": "params"}, {"set": ("class", 3)}])
+def test_a_model_config_without_its_class_says_so(explorer_runs, tmp_path, broken):
+    import shutil
+
+    run = shutil.copytree(explorer_runs["pca"], tmp_path / "pca")
+    config = aio.read_json(run / "model" / "config.json")
+    if "drop" in broken:
+        del config[broken["drop"]]
+        key, found = broken["drop"], "is missing"
+    else:
+        key, value = broken["set"]
+        config[key], found = value, "is of type 'int', not 'str'"
+    aio.atomic_write_json(run / "model" / "config.json", config)
+    with pytest.raises(ValueError, match=rf"config.json: the entry '{key}' .* {found}.*aekit.io.save"):
+        build_document([run])
+    result = CliRunner().invoke(app, ["explore", str(run), "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and f"the entry '{key}'" in result.output and "Traceback" not in result.output
 
 
 def test_an_unsupported_model_lists_what_is_supported(tmp_path):

@@ -30,6 +30,11 @@ from aekit.viz.explorer._mlp import U64, decode
 
 AUTOENCODERS = ["dae", "ksparse", "deep", "stacked"]
 LOAD_SECONDS = 2.0  # the issue's budget for opening the page
+# A scatter of 10 000 points must stay fluid: a full redraw (rasterized, not only recorded) within two
+# frames at 60 Hz, and the whole hover of a point (lookup, highlight, tooltip) well within one frame.
+# Measured on the 2-core test machine with other work running (load 8): about 1 ms and 1.5-3 ms; the bounds
+# leave room for a slower or busier machine.
+REDRAW_MS, HOVER_MS, BRUSH_MS = 33.0, 16.0, 100.0
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +59,86 @@ def models(explorer_runs):
     return {n: aio.load(explorer_runs[n] / "model") for n in [*AUTOENCODERS, "som"]}
 
 
+def digits28(n: int, seed: int = 0):
+    """MNIST-shaped data that ships offline: ``n`` images (n, 28, 28) in [0, 1] and their labels.
+
+    The 8 x 8 digits upscaled 3.5 times (bilinear) into the middle 28 x 28 and
+    shifted by up to 2 pixels each way, so that the images differ from one another.
+    """
+    from scipy.ndimage import zoom
+
+    from aekit.datasets import load_digits
+
+    digits = load_digits()
+    big = np.clip(zoom(digits.X.reshape(-1, 8, 8), (1, 3.5, 3.5), order=1), 0, 1).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n) % len(big)
+    images = np.zeros((n, 32, 32), dtype=np.float32)
+    for i, (r, (dy, dx)) in enumerate(zip(rows, rng.integers(0, 5, size=(n, 2)))):
+        images[i, dy:dy + 28, dx:dx + 28] = big[r]
+    return images[:, 2:30, 2:30], digits.y[rows]
+
+
+@pytest.fixture(scope="module")
+def mnist_sized(tmp_path_factory):
+    """A 784-1000-784 sigmoid autoencoder (1.57 M weights, one epoch) on 3000 images of 28 x 28, and its page."""
+    from aekit.autoencoders import Autoencoder
+    from aekit.cli._run import write_run
+
+    root = tmp_path_factory.mktemp("explorer-784")
+    images, y = digits28(3000)
+    np.savez(root / "digits28.npz", X=images, y=y)
+    X = images.reshape(len(images), -1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        est = Autoencoder(1000, loss="cross_entropy", max_epochs=1, batch_size=64, learning_rate=1e-3,
+                          random_state=0).fit(X)
+    finally:
+        torch.set_num_threads(before)
+    run = write_run(root / "ae784", command="test ae784", dataset=str(root / "digits28.npz"), estimator=est,
+                    metrics={"n_samples": len(X)}, history=est.history_, report=False)
+    return write_explorer([run], root / "ae784.html"), est
+
+
+@pytest.fixture(scope="module")
+def big_scatters(tmp_path_factory):
+    """A page of two 10 000-point scatters: PCA of 28 x 28 images (hover shows the image) and of a swiss roll
+    (beside its 3-D points, linked)."""
+    from aekit.cli._run import write_run
+    from aekit.datasets import make_swiss_roll
+    from aekit.decomposition import PCA
+
+    root = tmp_path_factory.mktemp("explorer-10k")
+    images, y = digits28(10_000, seed=1)
+    np.savez(root / "digits28.npz", X=images, y=y)
+    roll = make_swiss_roll(10_000)
+    np.savez(root / "roll.npz", X=roll.X, y=roll.y)
+    runs = [write_run(root / "images", command="test", dataset=str(root / "digits28.npz"),
+                      estimator=PCA(2).fit(images.reshape(10_000, -1)), metrics={"n_samples": 10_000}, report=False),
+            write_run(root / "roll", command="test", dataset=str(root / "roll.npz"), estimator=PCA(2).fit(roll.X),
+                      metrics={"n_samples": 10_000}, report=False)]
+    return write_explorer(runs, root / "scatter10k.html"), y, roll
+
+
+@pytest.fixture(scope="module")
+def alias_pages(tmp_path_factory):
+    """Models whose corruption was written with an alias: a stack (first layer 'salt-and-pepper:0.1') and 'none'."""
+    from aekit.autoencoders import Autoencoder, DenoisingAutoencoder, StackedAutoencoder
+    from aekit.cli._run import write_run
+    from aekit.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("explorer-aliases")
+    X = load_digits().X[:600]
+    quick = dict(max_epochs=2, batch_size=64, random_state=0)
+    stacked = StackedAutoencoder([DenoisingAutoencoder(24, corruption="salt-and-pepper:0.1", **quick),
+                                  Autoencoder(10, **quick)], **quick).fit(X)
+    plain = Autoencoder(16, corruption="none", **quick).fit(X)
+    runs = [write_run(root / name, command="test", dataset="digits", estimator=est, metrics={"n_samples": 600},
+                      report=False) for name, est in (("sp", stacked), ("none", plain))]
+    return write_explorer(runs, root / "aliases.html"), {"sp": stacked, "none": plain}
+
+
 def _open(browser, path) -> float:
     return browser.open(path.resolve().as_uri(), ready="window.aekitExplorer && window.aekitExplorer.ready === true")
 
@@ -72,9 +157,15 @@ def _click_element(browser, selector: str, fx: float = 0.5, fy: float = 0.5):
 
 
 def _choose(browser, selector: str, value: str):
-    """Pick an option of a <select> (its native menu takes no synthetic clicks in headless mode)."""
-    browser.evaluate(f"(e => {{ e.value = {json.dumps(value)}; e.dispatchEvent(new Event('change')); }})"
-                     f"(document.querySelector({json.dumps(selector)}))")
+    """Pick an option of a <select> as a user does: click it open, arrow keys to the option, Enter."""
+    options = browser.evaluate(f"Array.from(document.querySelector({json.dumps(selector)}).options).map(o => o.value)")
+    current = options.index(browser.evaluate(f"document.querySelector({json.dumps(selector)}).value"))
+    target = options.index(value)
+    _click_element(browser, selector)  # opens its menu, and focuses it
+    for _ in range(abs(target - current)):
+        browser.key("ArrowDown" if target > current else "ArrowUp")
+    browser.key("Enter")
+    assert browser.evaluate(f"document.querySelector({json.dumps(selector)}).value") == value
 
 
 def _torch_code_and_recon(est, X):
@@ -229,6 +320,28 @@ def test_the_noise_slider_and_kinds_corrupt_as_the_library_does(browser, pages):
     assert set(np.unique(xt[mask == 1])) <= {x.min(), x.max()} and np.array_equal(xt[mask == 0], x[mask == 0])
 
 
+def test_a_corruption_alias_gives_the_pages_kind_and_level(browser, alias_pages):
+    page, models = alias_pages
+    _open(browser, page)
+    panel = "sp/autoencoder"
+    s = _draw(browser, panel)
+    assert s["noise"] == {"kind": "salt_and_pepper", "level": 0.1, "seed": 1}
+    assert browser.evaluate(f"document.querySelector({json.dumps(_in(panel, 'select'))}).value") == "salt_and_pepper"
+    x, xt, mask = (np.array(s[k]) for k in ("input", "corrupted", "mask"))
+    assert mask.sum() == math.floor(0.1 * 64 + 0.5)  # the input is corrupted, as the caption says
+    assert set(np.unique(xt[mask == 1])) <= {x.min(), x.max()} and np.array_equal(xt[mask == 0], x[mask == 0])
+    captions = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.caption'))})).map(e => e.textContent)")
+    assert "the model's first-layer pretraining used salt and pepper 0.1" in captions
+    _check_agreement(models["sp"], s["corrupted"], s["code"], s["reconstruction"], float16=False)
+    panel = "none/autoencoder"
+    s = _draw(browser, panel)
+    assert s["noise"]["kind"] == "none" and sum(s["mask"]) == 0 and s["corrupted"] == s["input"]
+    assert browser.evaluate(f"document.querySelector({json.dumps(_in(panel, 'select'))}).value") == "none"
+    captions = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.caption'))})).map(e => e.textContent)")
+    assert "the model was trained without corruption" in captions and not any("none 0" in c for c in captions)
+    assert browser.errors() == []
+
+
 def test_a_code_slider_decodes_live(browser, pages, models):
     _open(browser, pages["float32"])
     panel, est = "dae/autoencoder", models["dae"]
@@ -274,8 +387,62 @@ def test_clicking_a_unit_shows_its_filter_maximizing_input_and_top_images(browse
     X = load_digits().X[: (1200 if name == "stacked" else None)]
     codes, _ = _torch_code_and_recon(models[name], X)
     rows = s["topRows"]
-    assert len(rows) == 8 and rows[0] == int(np.argmax(codes[:, unit])) or codes[rows[0], unit] >= codes[:, unit].max() - 1e-5
+    assert len(rows) == 8
+    assert rows[0] == int(np.argmax(codes[:, unit])) or codes[rows[0], unit] >= codes[:, unit].max() - 1e-5
     assert np.all(codes[rows, unit] >= np.sort(codes[:, unit])[-8] - 1e-5)
+
+
+def _autograd_filter(mlp, x, unit):
+    """d z_unit / d x of the code layer's pre-activation by torch autograd, in float64."""
+    from aekit.autoencoders import ACTIVATIONS, topk
+    from aekit.viz.explorer._mlp import layer_weight
+
+    x = torch.tensor(np.asarray(x, dtype=np.float64)[None], requires_grad=True)
+    a = x
+    for i, layer in enumerate(mlp.encoder):
+        if layer.offset is not None:
+            a = a - torch.from_numpy(layer.offset.astype(np.float64))
+        z = a @ torch.from_numpy(layer_weight(mlp, layer).astype(np.float64)).T + torch.from_numpy(layer.bias.astype(np.float64))
+        if i == len(mlp.encoder) - 1:
+            break
+        act = layer.activation
+        a = topk(z, act["k"]) if act["name"] == "topk" else ACTIVATIONS[act["name"]](z)
+    z[0, unit].backward()
+    return x.grad[0].numpy()
+
+
+@pytest.mark.parametrize("name", ["dae", "deep", "stacked"])
+def test_a_units_filter_is_its_weight_row_or_its_local_filter_at_the_input(browser, pages, models, name):
+    """First-layer codes: the weight row. Deep codes: the gradient of the unit's pre-activation at the input the
+    encoder saw, against torch autograd (both float64: the difference is summation order, ~1e-15 relative)."""
+    _open(browser, pages["float32"])
+    panel = f"{name}/autoencoder"
+    _draw(browser, panel)
+    _click_element(browser, _in(panel, ".chip:nth-child(3)"))
+    s = _state(browser, panel)
+    mlp = describe(models[name])
+    unit, filt = s["selected"], np.array(s["filter"])
+    captions = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.box > .caption'))})).map(e => e.textContent)")
+    notes = browser.evaluate(f"Array.from(document.querySelectorAll({json.dumps(_in(panel, '.unit-note'))}))"
+                             ".filter(e => !e.hidden).map(e => e.textContent)")
+    if name == "dae":
+        assert np.array_equal(filt, mlp.encoder[0].weight[unit].astype(np.float64))
+        assert "filter (first-layer weights)" in captions and notes == []
+        return
+    reference = _autograd_filter(mlp, s["corrupted"], unit)
+    assert np.abs(reference).max() > 0  # the unit responds to the input here
+    assert np.allclose(filt, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
+    assert "local filter at this input (∂z/∂x)" in captions and any(c.startswith("maximizing input") for c in captions)
+    assert len(notes) == 1 and "first-layer codes only" in notes[0]
+    # the filter is the unit's linear response: a small step along it raises the pre-activation by |filter|^2 step
+    from aekit.viz.explorer._mlp import torch_pre_code
+
+    x = np.array(s["corrupted"], dtype=np.float32)
+    step = 1e-3 / np.linalg.norm(filt)
+    with torch.no_grad():
+        z0, z1 = (torch_pre_code(mlp)(torch.from_numpy(v[None].astype(np.float32)))[0, unit].item()
+                  for v in (x, x + step * filt))
+    assert abs((z1 - z0) / (step * filt @ filt) - 1) < 0.05
 
 
 # ------------------------------------------------------------------ embeddings
@@ -345,6 +512,23 @@ def test_brushing_links_the_embedding_and_the_raw_points(browser, pages):
     assert "x = (" in s["hover"]["text"]  # a point without an image shows its raw coordinates
 
 
+def test_hovering_a_token_row_shows_its_text_context_with_the_token_marked(browser, tmp_path):
+    from test_explorer import WORDS, token_run
+
+    from aekit.viz.explorer import build_document, render_explorer
+
+    page = tmp_path / "tokens.html"
+    page.write_text(render_explorer(build_document([token_run(tmp_path)])), encoding="utf-8")
+    _open(browser, page)
+    assert browser.errors() == []
+    for i in (3, 150):
+        hover = _hover_point(browser, "tokens/embedding", i)["hover"]
+        word = WORDS[hover["row"] % len(WORDS)]
+        assert not hover["image"] and word in hover["context"]
+        marked = browser.evaluate("Array.from(document.querySelectorAll('#tooltip .context mark')).map(m => m.textContent)")
+        assert [m.strip() for m in marked] == [word]
+
+
 # ------------------------------------------------------------------ SOM and curves
 def test_hovering_a_som_unit_shows_its_prototype_hits_and_images(browser, pages, models):
     from aekit.datasets import load_digits
@@ -403,3 +587,68 @@ def test_a_screenshot_shows_the_drawn_digit(browser, pages, tmp_path):
     canvas = image[y0 + 2:y0 + int(r["height"]) - 2, x0 + 2:x0 + int(r["width"]) - 2]
     assert canvas[int(0.21 * canvas.shape[0]), int(0.5 * canvas.shape[1])] > 200  # the white stroke
     assert canvas[int(0.9 * canvas.shape[0]), int(0.9 * canvas.shape[1])] < 60  # the black background
+
+
+# ------------------------------------------------------------------ MNIST-sized pages
+def test_a_784_1000_784_page_loads_in_two_seconds_and_a_drawn_stroke_agrees(browser, mnist_sized):
+    """The issue's budget on a page of the size of an MNIST model: 1.57 M float32 weights, 3000 images 28 x 28.
+
+    The median of three loads must be under 2 s: the budget itself, with the median
+    so that one load slowed by another process on the shared 2-core machine does not
+    decide (the loads measured here take 0.4 to 0.9 s).
+    """
+    page, est = mnist_sized
+    times = []
+    for _ in range(3):
+        times.append(_open(browser, page))
+        assert browser.errors() == [] and browser.requests() == [page.resolve().as_uri()]
+    print(f"\n784-1000-784 page: {page.stat().st_size / 1e6:.1f} MB, loads in {', '.join(f'{t:.2f}' for t in times)} s")
+    assert 6.3 < page.stat().st_size / 1e6 < 20  # the weights (6.3 MB as float32) are in the page
+    assert sorted(times)[1] < LOAD_SECONDS, times
+    panel = "ae784/autoencoder"
+    assert browser.evaluate(f"aekitExplorer.panel({json.dumps(panel)}).shape") == [28, 28]
+    s = _draw(browser, panel)
+    x = np.array(s["input"]).reshape(28, 28)
+    # the stroke is where it was drawn on the 28 x 28 canvas: the top bar, not the bottom-right corner
+    assert x[5:7, 10:18].max(axis=0).min() > 0.4 and x[22:, 22:].max() == 0
+    d_code, d_recon, bound = _check_agreement(est, s["corrupted"], s["code"], s["reconstruction"], float16=False)
+    print(f"784-1000-784: page vs PyTorch max |diff| code {d_code:.2e}, reconstruction {d_recon:.2e} (bound {bound:.2e})")
+    assert len(s["code"]) == 1000 and len(s["reconstruction"]) == 784
+
+
+def test_ten_thousand_scatter_points_hover_and_redraw_within_a_frame_budget(browser, big_scatters):
+    page, labels, roll = big_scatters
+    _open(browser, page)
+    assert browser.errors() == []
+    images, swiss = "images/embedding", "roll/embedding"
+    assert _state(browser, images)["n"] == 10_000 and _state(browser, swiss)["n"] == 10_000
+    assert _state(browser, swiss)["linked"]
+    for i in (0, 4321, 9999):  # hovering shows the point's image and label
+        s = _hover_point(browser, images, i)
+        xy = np.array(s["xy"]).reshape(-1, 2)
+        hover = s["hover"]
+        assert np.linalg.norm(xy[hover["index"]] - xy[i]) <= 8
+        assert hover["image"] and hover["label"] == str(labels[hover["row"]])
+        assert f"label {labels[hover['row']]}" in browser.evaluate("document.getElementById('tooltip').textContent")
+    hover_ms = browser.evaluate(f"aekitExplorer.panel({json.dumps(images)}).scatter.hoverMs")
+    s = _hover_point(browser, swiss, 777, canvas_index=1)  # the raw 3-D point shows, and is marked in 3-D
+    assert "x = (" in s["hover"]["text"] and s["hovered3d"] == s["hover"]["index"]
+    assert np.allclose([float(v) for v in s["hover"]["text"].split("x = (")[1].rstrip(")").split(", ")],
+                       roll.X[s["hover"]["row"]], rtol=1e-3, atol=1e-3)
+    # redraw: the median of 15 full redraws, rasterized (getImageData waits for the pixels)
+    redraw_ms = browser.evaluate("""(s => { const t = [];
+        for (let i = 0; i < 15; i++) { const a = performance.now(); s.draw(); s.base.getContext("2d").getImageData(0, 0, 1, 1);
+          t.push(performance.now() - a); }
+        return t.sort((a, b) => a - b)[7]; })(aekitExplorer.panel(%s).scatter)""" % json.dumps(images))
+    # brushing 10 000 linked points: a real drag, then the time of the selection's redraw of both views
+    r = browser.rect(_in(swiss, ".stack canvas:nth-child(2)"), content=True)
+    browser.drag([(r["x"] + 100, r["y"] + 80), (r["x"] + 380, r["y"] + 300)])
+    s = _state(browser, swiss)
+    assert 500 < len(s["selected"]) < 9500
+    _check_brushed(s["selected"], np.array(s["xy"]).reshape(-1, 2), (100, 80), (380, 300))
+    brush_ms = browser.evaluate("""(p => { const sel = new Set(p.selection), a = performance.now(); p.showSelection(sel, true);
+        p.scatter.base.getContext("2d").getImageData(0, 0, 1, 1); p.scatter3.base.getContext("2d").getImageData(0, 0, 1, 1);
+        return performance.now() - a; })(aekitExplorer.panel(%s))""" % json.dumps(swiss))
+    print(f"\n10 000 points: redraw {redraw_ms:.1f} ms, hover {hover_ms:.2f} ms, brushing both views {brush_ms:.1f} ms")
+    assert redraw_ms < REDRAW_MS and hover_ms < HOVER_MS and brush_ms < BRUSH_MS
+    assert browser.errors() == []

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Dense", "MLP", "UnsupportedModel", "describe", "forward", "error_bound", "ACTIVATIONS", "layer_weight",
-           "decode", "torch_pre_code"]
+           "decode", "torch_pre_code", "input_corruption"]
 
 
 class UnsupportedModel(ValueError):
@@ -107,16 +107,22 @@ class Dense:
 class MLP:
     """Encoder and decoder layers of an autoencoder, and what the page needs besides.
 
-    ``corruption`` is the model's training corruption spec (``"masking:0.25"``)
-    or None; ``first_layer_code`` says whether the code units are the first
-    layer's (then a unit's filter is its row of the first weight matrix and
-    its activation-maximizing input of fixed norm is that row, scaled).
+    ``corruption`` is the corruption the model's inputs saw in training, in
+    the library's canonical form (:class:`~aekit.autoencoders.Corruption`:
+    kind ``"masking"``, ``"gaussian"`` or ``"salt_and_pepper"`` and its level,
+    whatever alias the model was configured with), or None;
+    ``corruption_source`` says which training that was (``"training"``, or
+    ``"first-layer pretraining"`` for a stack). ``first_layer_code`` says
+    whether the code units are the first layer's (then a unit's filter is its
+    row of the first weight matrix and its activation-maximizing input of
+    fixed norm is that row, scaled).
     """
 
     encoder: list
     decoder: list
-    corruption: str | None
+    corruption: object | None  # aekit.autoencoders.Corruption
     first_layer_code: bool
+    corruption_source: str = "training"
 
     @property
     def n_features(self) -> int:
@@ -190,9 +196,8 @@ def describe(estimator) -> MLP:
     from aekit.autoencoders import Autoencoder, EncoderStack, EncoderEstimator
 
     if isinstance(estimator, Autoencoder) and hasattr(estimator, "module_"):
-        corruption = estimator.input_corruption()
         encoder, decoder = _autoencoder_layers(estimator.module_, extract=False, start=0)
-        return MLP(encoder, decoder, None if corruption is None else str(corruption), len(encoder) == 1)
+        return MLP(encoder, decoder, input_corruption(estimator), len(encoder) == 1)
     module = estimator.module_ if isinstance(estimator, EncoderEstimator) and hasattr(estimator, "module_") else None
     if isinstance(module, EncoderStack):
         encoder, decoders = [], []
@@ -201,11 +206,37 @@ def describe(estimator) -> MLP:
             encoder += enc
             decoders.append(dec)
         decoder = [d for dec in reversed(decoders) for d in dec]
-        return MLP(encoder, decoder, None, len(encoder) == 1)
+        return MLP(encoder, decoder, input_corruption(estimator), len(encoder) == 1,
+                   corruption_source="first-layer pretraining")
     raise UnsupportedModel(
         f"{type(estimator).__name__} is not an MLP autoencoder; the draw-and-reconstruct panel runs "
         "Autoencoder (and its presets), StackedAutoencoder and StackedAutoencoderClassifier."
     )
+
+
+def input_corruption(estimator):
+    """The estimator's input corruption (``EncoderEstimator.input_corruption()``) in canonical form, or None.
+
+    The spec goes through the library's own parser
+    (:func:`aekit.autoencoders.make_corruption`), so every alias it accepts
+    (``"salt-and-pepper:0.1"``, ``"mask:0.3"``, upper case, a
+    :class:`~aekit.autoencoders.Corruption`) reaches the page as the kind the
+    page implements, and ``"none"`` as no corruption.
+    """
+    from aekit.autoencoders import make_corruption
+
+    corruption = make_corruption(estimator.input_corruption())
+    if corruption.kind == "none":
+        return None
+    if corruption.kind not in PAGE_CORRUPTIONS:
+        raise UnsupportedModel(
+            f"the model was trained with corruption {str(corruption)!r}, which the explorer page cannot apply: "
+            f"it applies {', '.join(PAGE_CORRUPTIONS)}."
+        )
+    return corruption
+
+
+PAGE_CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")  # the kinds the page's Noise applies
 
 
 # ------------------------------------------------------------------ the reference forward pass

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from aekit.viz.explorer._encode import encode_arrays
-from aekit.viz.explorer._panels import DatasetTable, read_run, run_panels
+from aekit.viz.explorer._panels import DatasetTable, Run, read_run, run_panels
 
 __all__ = ["build_document", "render_explorer", "write_explorer", "PageTooLarge", "DEFAULT_MAX_MB", "FORMAT"]
 
@@ -24,10 +24,15 @@ class PageTooLarge(ValueError):
 
 
 def build_document(run_dirs, *, title: str | None = None, max_points: int = DEFAULT_MAX_POINTS, data_home=None) -> dict:
-    """The explorer document of ``run_dirs``, with NumPy arrays still in place (see :mod:`aekit.viz.explorer`)."""
+    """The explorer document of ``run_dirs``, with NumPy arrays still in place (see :mod:`aekit.viz.explorer`).
+
+    Each item is a run folder, or a :class:`~aekit.viz.explorer.Run` already
+    read (by :func:`~aekit.viz.explorer.read_run`, or assembled by code whose
+    runs do not live in folders).
+    """
     from aekit import __version__
 
-    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path, Run)) else list(run_dirs)
     if not run_dirs:
         raise ValueError("no run folder given: pass at least one run folder written by `aekit fit` / `aekit train`.")
     if max_points < 1:
@@ -35,7 +40,7 @@ def build_document(run_dirs, *, title: str | None = None, max_points: int = DEFA
     table = DatasetTable()
     runs, panels = [], []
     for run_dir in run_dirs:
-        run = read_run(run_dir, data_home=data_home)
+        run = run_dir if isinstance(run_dir, Run) else read_run(run_dir, data_home=data_home)
         panels += run_panels(run, table, max_points=max_points)
         runs.append({"name": run.name, "path": str(run.path), "estimator": type(run.estimator).__name__,
                      "dataset": run.info.get("dataset"), "notes": list(run.notes)})

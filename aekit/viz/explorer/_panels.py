@@ -1,31 +1,44 @@
 """Run folders to the explorer's panels: arrays and numbers, no drawing.
 
 A panel is a dict with a ``kind`` the page knows how to show (see
-:mod:`aekit.viz.explorer` for the document format). :func:`builders` maps an
-estimator class to the function that makes its panels; the first class in the
-fitted estimator's MRO that has a builder wins, so the presets of
-:class:`~aekit.autoencoders.Autoencoder` use its builder. A new kind of model
-(the sparse autoencoders of language models, say) is one new builder and one
-new panel kind in the page, nothing else.
+:mod:`aekit.viz.explorer` for the document format). The panels of a fitted
+estimator come from the **panel builder** registered for its class with
+:func:`register_panels`; a builder is any callable
+
+    builder(run: Run, table: DatasetTable, *, max_points: int) -> list[dict]
+
+that returns the run's panels, each made with :func:`panel` (so that it has
+its ``kind``, ``id``, ``run``, ``title`` and ``notes``), and refers to images,
+points or text by rows of a dataset registered in ``table`` (``table.key``,
+``table.use``) instead of copying them. An estimator's builder is the one of
+the most specific registered class in its MRO (as :func:`functools.singledispatch`
+chooses), so the presets of :class:`~aekit.autoencoders.Autoencoder` use its
+builder until one registers its own. The training curves are added to every
+run's panels by :func:`run_panels`. A new kind of model (the sparse
+autoencoders of language models, say) is one registered builder and, if it
+needs one, one new panel renderer in the page; nothing else changes.
 
 Images and points are not copied into each panel: panels refer to rows of a
 dataset, and :class:`DatasetTable` stores every row that any panel refers to
-once, in the document's ``datasets``.
+once, in the document's ``datasets``; a dataset whose rows are tokens of a
+text carries each stored row's context (:class:`TokenContext`), which the page
+shows wherever it would show a row's image.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from aekit.viz.explorer._encode import Exact, quantize_images
 from aekit.viz.explorer import _mlp
 
-__all__ = ["Run", "UnsupportedRun", "DatasetTable", "read_run", "run_panels", "supported_models", "builders"]
+__all__ = ["Run", "UnsupportedRun", "DatasetTable", "TokenContext", "ContextSource", "PanelBuilder", "panel",
+           "read_run", "run_panels", "register_panels", "panel_builder", "supported_models"]
 
 TOP_IMAGES = 8  # top-activating images per code unit, images won per SOM unit
 N_SAMPLES = 24  # images offered as inputs of the draw panel
@@ -54,21 +67,49 @@ class Run:
 
 
 # ------------------------------------------------------------------ datasets
+@dataclass(frozen=True)
+class TokenContext:
+    """The text around one row of a dataset whose rows are tokens (activations of a language model, say).
+
+    ``tokens``: the context, one string per token, as the tokenizer spells
+    them; ``position``: the index in ``tokens`` of the row's own token.
+    """
+
+    tokens: Sequence[str]
+    position: int
+
+
+class ContextSource(Protocol):
+    """Gives the :class:`TokenContext` of dataset rows: ``source(rows (n,) int array) -> n contexts``."""
+
+    def __call__(self, rows: np.ndarray) -> Sequence[TokenContext]: ...
+
+
 class DatasetTable:
     """The datasets that panels show, each stored once with the rows that any panel refers to."""
 
     def __init__(self):
         self._data: dict[str, object] = {}
         self._rows: dict[str, set] = {}
+        self._contexts: dict[str, ContextSource] = {}
 
-    def key(self, name: str, data) -> str:
-        """The table key of dataset ``data`` named ``name`` (a new key if the name is taken by other data)."""
+    def key(self, name: str, data, *, contexts: ContextSource | None = None) -> str:
+        """The table key of dataset ``data`` named ``name`` (a new key if the name is taken by other data).
+
+        ``data`` is an :class:`aekit.datasets.Dataset` (or has its ``X``, ``y``,
+        ``image_shape``, ``name`` and ``extras``). ``contexts``: for rows that
+        are tokens of a text, where their contexts come from; the document then
+        holds the context of every stored row (``"contexts"``) and the page
+        shows it, with the row's token marked, where it shows an image.
+        """
         key, i = name, 1
         while key in self._data and self._data[key] is not data and self._data[key].X.shape != data.X.shape:
             i += 1
             key = f"{name} ({i})"
         self._data.setdefault(key, data)
         self._rows.setdefault(key, set())
+        if contexts is not None:
+            self._contexts[key] = contexts
         return key
 
     def use(self, key: str, rows) -> np.ndarray:
@@ -89,6 +130,8 @@ class DatasetTable:
                 entry.update(images=images, range=[lo, hi])
             elif X.shape[1] <= RAW_POINT_FEATURES:
                 entry["values"] = X[rows].astype(np.float32)
+            if key in self._contexts:
+                entry["contexts"] = _contexts_entry(self._contexts[key], rows, key)
             y = None if data.y is None else np.asarray(data.y)
             if y is not None and y.ndim == 1:
                 classes = np.issubdtype(y.dtype, np.integer)
@@ -99,6 +142,19 @@ class DatasetTable:
                     entry["label_names"] = [str(n) for n in names]
             out[key] = entry
         return out
+
+
+def _contexts_entry(source: ContextSource, rows: np.ndarray, key: str) -> dict:
+    """``{"tokens": [[str, ...] per stored row], "position": (n_rows,) int32}``, checked."""
+    contexts = list(source(rows))
+    if len(contexts) != len(rows):
+        raise ValueError(f"dataset {key!r}: the context source gave {len(contexts)} contexts for {len(rows)} rows.")
+    for r, c in zip(rows, contexts):
+        if not isinstance(c, TokenContext) or not 0 <= c.position < len(c.tokens):
+            raise ValueError(f"dataset {key!r}, row {r}: expected a TokenContext whose position indexes its tokens, "
+                             f"got {c!r}.")
+    return {"tokens": [[str(t) for t in c.tokens] for c in contexts],
+            "position": np.array([c.position for c in contexts], dtype=np.int32)}
 
 
 def _image_shape(data, d: int):
@@ -167,9 +223,11 @@ def _subsample(n: int, max_points: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
 
 
-def _panel(run: Run, kind: str, title: str, **content) -> dict:
+def panel(run: Run, kind: str, title: str, **content) -> dict:
+    """A panel of ``kind`` for ``run``: its id (``"RUN/KIND"``), run name, title, the run's notes and ``content``."""
     return {"kind": kind, "id": f"{run.name}/{kind}", "run": run.name, "title": title,
             "notes": list(run.notes), **content}
+
 
 
 # ------------------------------------------------------------------ panels
@@ -177,12 +235,12 @@ def embedding_panel(run: Run, table: DatasetTable, points, rows, *, title: str, 
     """A 2-D scatter of ``points`` (n, k >= 1), rows ``rows`` of the run's dataset (or None)."""
     P = np.asarray(points, dtype=np.float32)
     P = P[:, :2] if P.shape[1] >= 2 else np.concatenate([P, np.zeros_like(P)], axis=1)
-    panel = _panel(run, "embedding", title, points=P, axes=list(axes)[:2], dataset=None, rows=None)
+    out = panel(run, "embedding", title, points=P, axes=list(axes)[:2], dataset=None, rows=None)
     if run.data is not None and rows is not None:
         key = table.key(run.info["dataset"], run.data)
-        panel.update(dataset=key, rows=table.use(key, rows))
-    panel["id"] += suffix
-    return panel
+        out.update(dataset=key, rows=table.use(key, rows))
+    out["id"] += suffix
+    return out
 
 
 def curves_panel(run: Run) -> dict | None:
@@ -203,7 +261,7 @@ def curves_panel(run: Run) -> dict | None:
     if not series:
         return None
     x_label = "epoch" if any("epoch" in r for _, rows in stages for r in rows) else "step"
-    return _panel(run, "curves", f"training curves of {run.name}", series=series, x_label=x_label)
+    return panel(run, "curves", f"training curves of {run.name}", series=series, x_label=x_label)
 
 
 # bookkeeping columns, shown only when ticked
@@ -251,21 +309,21 @@ def autoencoder_panels(run: Run, table: DatasetTable, *, max_points: int) -> lis
         run.notes.append(f"the model's {d} inputs are not an image, so there is no drawing panel")
     else:
         corruption = None
-        if mlp.corruption:
-            kind, _, level = mlp.corruption.partition(":")
-            corruption = {"kind": kind, "level": float(level or 0.0)}
+        if mlp.corruption is not None:  # canonical: one of the page's kinds (see _mlp.input_corruption)
+            corruption = {"kind": mlp.corruption.kind, "level": float(mlp.corruption.level),
+                          "source": mlp.corruption_source}
         lo, hi = (float(X.min()), float(X.max())) if X is not None else (0.0, 1.0)
-        panel = _panel(
+        out = panel(
             run, "autoencoder", f"{name} {d}-{'-'.join(str(l.bias.shape[0]) for l in mlp.encoder)}: draw and reconstruct",
             model=name, image_shape=shape, encoder=[_layer_dict(l) for l in mlp.encoder],
             decoder=[_layer_dict(l) for l in mlp.decoder], corruption=corruption, input_range=[lo, hi],
             first_layer_code=mlp.first_layer_code,
         )
         rho = float(np.linalg.norm(X, axis=1).mean()) if X is not None else math.sqrt(d) * 0.5 * (lo + hi)
-        panel["units"] = _unit_views(run, table, mlp, codes, rows, rho)
-        panel["samples"] = _samples(run, table)
-        panel["directions"] = directions
-        panels.append(panel)
+        out["units"] = _unit_views(run, table, mlp, codes, rows, rho)
+        out["samples"] = _samples(run, table)
+        out["directions"] = directions
+        panels.append(out)
     if codes is not None:
         P = (codes - directions["mean"]) @ directions["vectors"][:2].T
         panels.append(embedding_panel(run, table, P, rows, title=f"{name} codes: the first two principal directions",
@@ -364,11 +422,11 @@ def fitted_embedding_panels(run: Run, table: DatasetTable, *, max_points: int) -
 def som_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
     """The map: U-matrix, prototypes, hits and the images each unit wins."""
     som = run.estimator
-    panel = _panel(run, "som", f"SOM {som.grid_shape[0]} x {som.grid_shape[1]} of {run.info.get('dataset')}",
-                   grid_shape=[int(s) for s in som.grid_shape], topology=som.topology,
-                   positions=np.asarray(som.positions_, dtype=np.float32), u_matrix=som.u_matrix().astype(np.float32),
-                   codebook=np.asarray(som.codebook_, dtype=np.float32), hit_map=None, dataset=None, winners=None,
-                   image_shape=_image_shape(run.data, som.codebook_.shape[1]) or _square_shape(som.codebook_.shape[1]))
+    out = panel(run, "som", f"SOM {som.grid_shape[0]} x {som.grid_shape[1]} of {run.info.get('dataset')}",
+                grid_shape=[int(s) for s in som.grid_shape], topology=som.topology,
+                positions=np.asarray(som.positions_, dtype=np.float32), u_matrix=som.u_matrix().astype(np.float32),
+                codebook=np.asarray(som.codebook_, dtype=np.float32), hit_map=None, dataset=None, winners=None,
+                image_shape=_image_shape(run.data, som.codebook_.shape[1]) or _square_shape(som.codebook_.shape[1]))
     if run.X is not None:
         X = run.X
         bmu = som.predict(X)
@@ -382,9 +440,9 @@ def som_panels(run: Run, table: DatasetTable, *, max_points: int) -> list:
             mine = mine[bmu[mine] == u]
             winners[u, :len(mine)] = mine
         key = table.key(run.info["dataset"], run.data)
-        panel.update(hit_map=som.hit_map(X).astype(np.int32), dataset=key,
-                     winners=table.use(key, winners).reshape(winners.shape))
-    return [panel]
+        out.update(hit_map=som.hit_map(X).astype(np.int32), dataset=key,
+                   winners=table.use(key, winners).reshape(winners.shape))
+    return [out]
 
 
 def _no_data(run: Run) -> str:
@@ -392,12 +450,63 @@ def _no_data(run: Run) -> str:
     return f"{run.path}: the {type(run.estimator).__name__} panel needs the run's training data ({reasons})."
 
 
-def _builders() -> dict:
+# ------------------------------------------------------------------ the registry of panel builders
+class PanelBuilder(Protocol):
+    """``builder(run, table, *, max_points) -> list of panels``: see the module docstring."""
+
+    def __call__(self, run: Run, table: DatasetTable, *, max_points: int) -> list: ...
+
+
+_REGISTRY: dict[type, PanelBuilder] = {}
+_BUILTINS_REGISTERED = False
+
+
+def register_panels(cls: type, builder: PanelBuilder | None = None, *, replace: bool = False):
+    """Register ``builder`` as the maker of the panels of fitted ``cls`` estimators (and of subclasses
+    that have no builder of their own).
+
+    Usable as a decorator: ``@register_panels(MyEstimator)``. Registering a
+    class twice raises unless ``replace=True``. Returns the builder.
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"register_panels takes an estimator class, got {cls!r}.")
+
+    def add(fn):
+        if not callable(fn):
+            raise TypeError(f"a panel builder must be callable (run, table, *, max_points), got {fn!r}.")
+        _register_builtins()
+        if cls in _REGISTRY and _REGISTRY[cls] is not fn and not replace:
+            raise ValueError(f"{cls.__name__} already has a panel builder ({_REGISTRY[cls].__name__}); "
+                             "pass replace=True to replace it.")
+        _REGISTRY[cls] = fn
+        return fn
+
+    return add if builder is None else add(builder)
+
+
+def panel_builder(estimator) -> PanelBuilder | None:
+    """The builder of the most specific registered class in ``type(estimator).__mro__``, or None."""
+    _register_builtins()
+    return next((_REGISTRY[c] for c in type(estimator).__mro__ if c in _REGISTRY), None)
+
+
+def supported_models() -> list[str]:
+    """The estimator class names the explorer shows (and their subclasses, such as the presets)."""
+    _register_builtins()
+    return [cls.__name__ for cls in _REGISTRY]
+
+
+def _register_builtins() -> None:
+    """aekit's own models, registered on first use (importing every family waits for a page)."""
+    global _BUILTINS_REGISTERED
+    if _BUILTINS_REGISTERED:
+        return
+    _BUILTINS_REGISTERED = True
     from aekit.autoencoders import Autoencoder, StackedAutoencoder, StackedAutoencoderClassifier
     from aekit.decomposition import PCA, SFA, FastICA
     from aekit.manifold import SOM, CurvilinearComponentAnalysis, Isomap, KernelPCA, LocallyLinearEmbedding
 
-    return {
+    builtins: dict[type, Callable] = {
         Autoencoder: autoencoder_panels,
         StackedAutoencoder: autoencoder_panels,
         StackedAutoencoderClassifier: autoencoder_panels,
@@ -410,23 +519,13 @@ def _builders() -> dict:
         CurvilinearComponentAnalysis: fitted_embedding_panels,
         SOM: som_panels,
     }
-
-
-@functools.cache
-def builders() -> dict:
-    """Estimator class -> panel builder (built on first use: importing every family waits for a page)."""
-    return _builders()
-
-
-def supported_models() -> list[str]:
-    """The estimator class names the explorer shows (and their subclasses, such as the presets)."""
-    return [cls.__name__ for cls in builders()]
+    for cls, builder in builtins.items():
+        _REGISTRY.setdefault(cls, builder)  # a builder registered before first use wins
 
 
 def run_panels(run: Run, table: DatasetTable, *, max_points: int = 10_000) -> list:
     """Every panel of one run: its model's panels, then its training curves."""
-    registry = builders()
-    builder = next((registry[c] for c in type(run.estimator).__mro__ if c in registry), None)
+    builder = panel_builder(run.estimator)
     if builder is None:
         raise UnsupportedRun(
             f"{run.path} holds a {type(run.estimator).__name__}, which the explorer does not show. "

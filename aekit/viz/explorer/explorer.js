@@ -148,6 +148,17 @@
       const d = this.get(key), img = this.image(key, r);
       return img ? pixelCanvas(d.image_shape, size, img, { lo: 0, hi: 255 }) : null;
     }
+    // rows that are tokens of a text: {tokens: [...], position} (the row's own token), and as an element
+    context(key, r) {
+      const d = this.get(key); if (!d || !d.contexts) return null;
+      const i = d.index.get(r); return i === undefined ? null : { tokens: d.contexts.tokens[i], position: d.contexts.position.data[i] };
+    }
+    contextEl(key, r) {
+      const c = this.context(key, r); if (!c) return null;
+      return el("span", { class: "context", "data-row": r }, ...c.tokens.map((t, i) => (i === c.position ? el("mark", { text: t }) : document.createTextNode(t))));
+    }
+    // what stands for a row wherever the page shows one: its image, else its text context, else null
+    preview(key, r, size) { return this.thumb(key, r, size) || this.contextEl(key, r); }
   }
 
   // A selection of dataset rows shared by every panel that shows that dataset (linked brushing).
@@ -190,11 +201,33 @@
     silu: z => z / (1 + Math.exp(-z)),
     softsign: z => z / (1 + Math.abs(z)),
   };
+  // Their derivatives f'(z), for the local filter of deep code units (backpropagation through the encoder).
+  const DERIVATIVES = {
+    sigmoid: z => { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); },
+    tanh: z => { const t = Math.tanh(z); return 1 - t * t; },
+    relu: z => (z > 0 ? 1 : 0),
+    linear: () => 1,
+    identity: () => 1,
+    softplus: z => (z > 20 ? 1 : 1 / (1 + Math.exp(-z))),
+    leaky_relu: z => (z >= 0 ? 1 : 0.01),
+    elu: z => (z > 0 ? 1 : Math.exp(z)),
+    selu: z => SELU_S * (z > 0 ? 1 : SELU_A * Math.exp(z)),
+    gelu: z => 0.5 * (1 + erf(z / Math.SQRT2)) + z * Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI),
+    silu: z => { const s = 1 / (1 + Math.exp(-z)); return s * (1 + z * (1 - s)); },
+    softsign: z => { const a = 1 + Math.abs(z); return 1 / (a * a); },
+  };
+  function topkIndices(k, z) { return Array.from(z.keys()).sort((a, b) => z[b] - z[a]).slice(0, Math.min(k, z.length)); }
+  function derivative(act, z) {
+    const out = new Float64Array(z.length);
+    if (act.name === "topk") { for (const i of topkIndices(act.k, z)) out[i] = 1; return out; }
+    const f = DERIVATIVES[act.name];
+    for (let i = 0; i < z.length; i++) out[i] = f(z[i]);
+    return out;
+  }
   function activate(act, z) {
     if (act.name === "topk") {
-      const k = Math.min(act.k, z.length), idx = Array.from(z.keys()).sort((a, b) => z[b] - z[a]);
       const out = new Float64Array(z.length);
-      for (let i = 0; i < k; i++) out[idx[i]] = z[idx[i]];
+      for (const i of topkIndices(act.k, z)) out[i] = z[i];
       return out;
     }
     const f = ACTIVATIONS[act.name];
@@ -233,6 +266,25 @@
     decode(h) { return this.run(this.decoder, Float64Array.from(h)); }
     // pre-activation of the code layer (for the preferred input of first-layer codes)
     firstWeightRow(j) { const L = this.encoder[0]; return L.W.subarray(j * L.in, (j + 1) * L.in); }
+    // The local filter of code unit j at input x: the gradient of its pre-activation z_j with respect to x,
+    // W_1^T D_1 W_2^T D_2 ... W_n^T e_j (D_l = f_l'(z_l)), so that z_j(x + dx) ≈ z_j(x) + filter · dx.
+    // For a first-layer code it is the unit's weight row, whatever x.
+    localFilter(x, j) {
+      const zs = []; let a = Float64Array.from(x);
+      for (const L of this.encoder) { const z = MLP.affine(L, a); zs.push(z); a = activate(L.act, z); }
+      let g = new Float64Array(this.m); g[j] = 1;
+      for (let l = this.encoder.length - 1; l >= 0; l--) {
+        const L = this.encoder[l], W = L.W, ga = new Float64Array(L.in);
+        for (let i = 0; i < L.out; i++) {
+          const gi = g[i]; if (gi === 0) continue;
+          if (L.transposed) for (let k = 0; k < L.in; k++) ga[k] += W[k * L.out + i] * gi;
+          else { const r = i * L.in; for (let k = 0; k < L.in; k++) ga[k] += W[r + k] * gi; }
+        }
+        if (l > 0) { const dz = derivative(this.encoder[l - 1].act, zs[l - 1]); for (let k = 0; k < L.in; k++) ga[k] *= dz[k]; }
+        g = ga;
+      }
+      return g;
+    }
   }
 
   // ------------------------------------------------------------------ corruption (as aekit.datasets)
@@ -261,7 +313,8 @@
     apply(x, kind, level) {
       const d = x.length, out = Float32Array.from(x), mask = new Uint8Array(d);
       if (kind === "gaussian") { if (level > 0) for (let i = 0; i < d; i++) { out[i] = x[i] + level * this.eps[i]; mask[i] = 1; } return { x: out, mask: mask }; }
-      if (kind !== "masking" && kind !== "salt_and_pepper") return { x: out, mask: mask };
+      if (kind === "none") return { x: out, mask: mask };
+      if (kind !== "masking" && kind !== "salt_and_pepper") throw new Error("corruption " + JSON.stringify(kind) + " is not known to this page");
       const k = Math.min(d, Math.floor(level * d + 0.5));
       let lo = Infinity, hi = -Infinity;
       for (let i = 0; i < d; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
@@ -326,7 +379,9 @@
       this.levelOut = el("output", { text: fmt(this.noiseLevel) });
       this.kindSel.addEventListener("change", () => { this.noiseKind = this.kindSel.value; this.levelIn.max = this.noiseKind === "gaussian" ? Math.max(1, 2 * this.noiseLevel) : 0.95; this.update(); });
       this.levelIn.addEventListener("input", () => { this.noiseLevel = +this.levelIn.value; this.levelOut.textContent = fmt(this.noiseLevel); this.update(); });
-      const model = this.p.corruption ? "the model was trained with " + this.p.corruption.kind.replace(/_/g, " ") + " " + fmt(this.p.corruption.level) : "the model was trained without corruption";
+      const C = this.p.corruption, what = C ? C.kind.replace(/_/g, " ") + " " + fmt(C.level) : null;
+      const model = !C ? "the model was trained without corruption" : !C.source || C.source === "training" ?
+        "the model was trained with " + what : "the model's " + C.source + " used " + what;
       const views = el("div", { class: "row" },
         el("div", { class: "box" }, el("h3", { text: "input" }), this.inputView, el("span", { class: "caption", text: h + " x " + w + " pixels" })),
         el("div", { class: "box" }, el("h3", { text: "corrupted input" }), this.noisyView,
@@ -356,7 +411,9 @@
         el("div", { class: "row" }, this.sliderBox, el("div", { class: "box" }, this.walkView, el("span", { class: "caption", text: "decoded from the sliders' code" }))));
       // unit
       this.unitBox = el("div", { class: "row" });
-      const unit = el("div", { class: "box" }, this.unitTitle = el("h3"), this.unitBox);
+      this.unitNote = el("p", { class: "note unit-note" });
+      this.unitNote.hidden = this.p.first_layer_code;
+      const unit = el("div", { class: "box" }, this.unitTitle = el("h3"), this.unitNote, this.unitBox);
       body.append(el("div", { class: "row" }, drawBox, el("div", { class: "box" }, views, code)), el("div", { class: "row" }, walk, unit));
     }
     bindDrawing() {
@@ -484,8 +541,17 @@
         let n = 0; for (let i = 0; i < w.length; i++) n += w[i] * w[i];
         const rho = u.norm || 1, x = new Float64Array(w.length); for (let i = 0; i < w.length; i++) x[i] = rho * w[i] / Math.sqrt(n || 1);
         boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(rho) }), pixelCanvas(this.shape, size, x)));
-      } else if (u.preferred_inputs) {
-        boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(u.norm) + " (gradient ascent)" }),
+        this.filter = Float64Array.from(w);
+      } else {
+        // No weight row is this unit's filter: it sees the input through the layers below it. Shown instead: its
+        // local filter at the current input (what a weight filter is for a first-layer code, at every input).
+        this.filter = this.mlp.localFilter(this.xt, j);
+        this.unitNote.textContent = "A weight filter (a row of the first weight matrix) belongs to first-layer codes only; this code is layer " +
+          this.mlp.encoder.length + " of the encoder, so shown are its local filter at the current input (the gradient of its pre-activation: " +
+          "how each pixel moves it here) and the input of the data's norm that maximizes it.";
+        boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "local filter at this input (∂z/∂x)" }),
+          pixelCanvas(this.shape, size, this.filter, { diverging: true })));
+        if (u.preferred_inputs) boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "maximizing input, ||x|| = " + fmt(u.norm) + " (gradient ascent)" }),
           pixelCanvas(this.shape, size, row(u.preferred_inputs.images, j), { lo: 0, hi: 255 })));
       }
       // what turning the unit up does to the reconstruction of the current input
@@ -496,7 +562,7 @@
         const figs = [];
         const rows = row(u.top_rows, j), vals = row(u.top_values, j);
         for (let i = 0; i < rows.length; i++) {
-          const t = this.ctx.data.thumb(u.dataset, rows[i], 48);
+          const t = this.ctx.data.preview(u.dataset, rows[i], 48);
           if (t) figs.push(el("figure", { "data-row": rows[i] }, t, el("figcaption", { text: fmt(vals[i]) })));
         }
         boxes.push(el("div", { class: "box" }, el("span", { class: "caption", text: "top-activating training images (activation)" }), el("div", { class: "thumbs" }, ...figs)));
@@ -508,7 +574,7 @@
                reconstruction: Array.from(this.recon), noise: { kind: this.noiseKind, level: this.noiseLevel, seed: this.noiseSeed },
                walk: Array.from(this.walk), walked: Array.from(this.walked), mode: this.mode, sliderUnits: this.sliderUnits,
                directions: this.mode === "directions" ? Array.from(this.t) : null,
-               selected: this.selected, unitTitle: this.unitTitle.textContent,
+               selected: this.selected, unitTitle: this.unitTitle.textContent, filter: Array.from(this.filter || []),
                topRows: Array.from(this.unitBox.querySelectorAll("figure[data-row]")).map(f => +f.dataset.row) };
     }
   }
@@ -539,8 +605,9 @@
       this.over.addEventListener("mousemove", ev => {
         const p = eventPos(ev, this.over);
         if (start && (Math.abs(p[0] - start[0]) > 3 || Math.abs(p[1] - start[1]) > 3)) { this.drawRect(start, p); return; }
-        const i = this.nearest(p[0], p[1], 8);
+        const t = performance.now(), i = this.nearest(p[0], p[1], 8);
         this.hover(i, ev);
+        this.hoverMs = performance.now() - t;  // the whole hover: lookup, highlight, linked views, tooltip
       });
       window.addEventListener("mouseup", ev => {
         if (!start) return;
@@ -559,21 +626,21 @@
       for (let i = 0; i < this.n; i++) { const dx = this.xy[2 * i] - x, dy = this.xy[2 * i + 1] - y, d = dx * dx + dy * dy; if (d < bd) { bd = d; best = i; } }
       return best;
     }
+    // Every point a square of side 3 (5 below 3000 points) written straight into the pixels: no path per point,
+    // so that 10 000 points redraw in a few milliseconds. Unselected points (grey) first, under the selection.
     draw() {
-      const g = this.base.getContext("2d"), sel = this.selected, r = this.n > 3000 ? 1.5 : 2.5;
-      g.clearRect(0, 0, this.w, this.h);
-      const groups = new Map();
-      for (let i = 0; i < this.n; i++) {
-        const c = sel && !sel.has(i) ? "#d8dee4" : this.colours[i];
-        if (!groups.has(c)) groups.set(c, []);
-        groups.get(c).push(i);
-      }
-      const order = Array.from(groups.keys()).sort((a, b) => (a === "#d8dee4" ? -1 : b === "#d8dee4" ? 1 : 0));
-      for (const c of order) {
-        g.fillStyle = c; g.beginPath();
-        for (const i of groups.get(c)) g.rect(this.xy[2 * i] - r, this.xy[2 * i + 1] - r, 2 * r, 2 * r);
-        g.fill();
-      }
+      const g = this.base.getContext("2d"), sel = this.selected, side = this.n > 3000 ? 3 : 5, w = this.w, h = this.h;
+      if (!this.pixels) { this.pixels = g.createImageData(w, h); this.rgba = this.colours.map(packColour); }
+      const buf = new Uint32Array(this.pixels.data.buffer), xy = this.xy, grey = packColour("#d8dee4");
+      buf.fill(0);
+      const square = (i, c) => {
+        const xa = Math.round(xy[2 * i] - side / 2), ya = Math.round(xy[2 * i + 1] - side / 2);
+        const x0 = Math.max(0, xa), y0 = Math.max(0, ya), x1 = Math.min(w, xa + side), y1 = Math.min(h, ya + side);
+        for (let y = y0; y < y1; y++) buf.fill(c, y * w + x0, y * w + x1);
+      };
+      if (sel) for (let i = 0; i < this.n; i++) if (!sel.has(i)) square(i, grey);
+      for (let i = 0; i < this.n; i++) if (!sel || sel.has(i)) square(i, this.rgba[i]);
+      g.putImageData(this.pixels, 0, 0);
       this.drawOverlay();
     }
     drawRect(a, b) {
@@ -591,6 +658,10 @@
     }
     hover(i, ev) { this.hovered = i; this.drawOverlay(); this.onHover(i, ev); }
     highlight(i) { this.hovered = i; this.drawOverlay(); }
+  }
+  function packColour(c) {  // "#rrggbb" or "rgb(r,g,b)" -> opaque RGBA as one little-endian uint32
+    const v = c[0] === "#" ? [1, 3, 5].map(k => parseInt(c.slice(k, k + 2), 16)) : c.slice(c.indexOf("(") + 1, -1).split(",").map(Number);
+    return ((255 << 24) | (v[2] << 16) | (v[1] << 8) | v[0]) >>> 0;
   }
   function frame(values, n, stride, w, h, pad) {  // axis-fitted linear maps of columns 0 and 1 to pixels
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
@@ -672,10 +743,12 @@
       content.push(el("div", { text: (r !== null ? "row " + r : "point " + i) + (r !== null && this.ctx.data.labelText(this.key, r) !== null ? " · label " + this.ctx.data.labelText(this.key, r) : "") }));
       content.push(el("div", { class: "muted", text: "(" + fmt(P[2 * i]) + ", " + fmt(P[2 * i + 1]) + ")" }));
       const thumb = r !== null ? this.ctx.data.thumb(this.key, r, 84) : null;
+      const text = r !== null && !thumb ? this.ctx.data.contextEl(this.key, r) : null;
       if (thumb) content.push(thumb);
+      if (text) content.push(text);
       const vals = r !== null ? this.ctx.data.values(this.key, r) : null;
       if (vals) content.push(el("div", { text: "x = (" + Array.from(vals).map(fmt).join(", ") + ")" }));
-      this.lastHover = { index: i, row: r, label: r !== null ? this.ctx.data.labelText(this.key, r) : null, image: !!thumb, text: content.map(c => c.textContent).join(" | ") };
+      this.lastHover = { index: i, row: r, label: r !== null ? this.ctx.data.labelText(this.key, r) : null, image: !!thumb, context: text ? text.textContent : null, text: content.map(c => c.textContent).join(" | ") };
       if (ev) showTooltip(ev.clientX, ev.clientY, content);
     }
     brush(picked) {
@@ -768,7 +841,7 @@
       if (p.winners) {
         const won = Array.from(row(p.winners, u)).filter(r => r >= 0), figs = [];
         for (const r of won) {
-          const t = this.ctx.data.thumb(p.dataset, r, 40), lab = this.ctx.data.labelText(p.dataset, r);
+          const t = this.ctx.data.preview(p.dataset, r, 40), lab = this.ctx.data.labelText(p.dataset, r);
           figs.push(el("figure", { "data-row": r }, t || el("span", { text: "row " + r }), lab !== null ? el("figcaption", { text: lab }) : null));
         }
         parts.push(el("div", { class: "box" }, el("span", { class: "caption", text: won.length ? "samples it wins (closest first)" : "it wins no sample" }), el("div", { class: "thumbs" }, ...figs)));
