@@ -354,3 +354,21 @@ def test_warmup_and_per_step_schedule_set_each_steps_rate(monkeypatch):
     Trainer(batch_size=5, max_epochs=2, learning_rate=0.1, lr_schedule="linear", verbose=False,
             random_state=0).fit(_Recorder(), torch.randn(20, 3))
     assert seen == pytest.approx([0.1, 0.05], rel=1e-12)
+
+
+def test_auto_precision_picks_bfloat16_only_where_native_and_the_model_is_large(monkeypatch):
+    import aekit.training._trainer as tr
+
+    small, large = torch.nn.Linear(64, 100), torch.nn.Linear(300, 300)  # 6 400 and 90 000 weights
+
+    def resolved(module, native):
+        monkeypatch.setattr(tr, "bf16_supported", lambda device: native)
+        return Trainer(precision="auto")._resolve_precision(torch.device("cpu"), module)
+
+    assert resolved(large, native=True) == "bfloat16"
+    assert resolved(large, native=False) == "float32"  # no native bfloat16: float32, never emulated
+    assert resolved(small, native=True) == "float32"  # too small to gain from bfloat16
+    assert tr.AUTO_BFLOAT16_MIN_WEIGHTS == 1 << 16
+    with pytest.raises(ValueError, match="no native bfloat16"):
+        monkeypatch.setattr(tr, "bf16_supported", lambda device: False)
+        Trainer(precision="bfloat16")._resolve_precision(torch.device("cpu"), large)

@@ -64,7 +64,8 @@ def test_bfloat16_autocast_stays_within_the_stated_tolerance_of_float32(digits):
     _, hauto = _fit(digits, precision="auto")
     assert h16[-1]["loss"] == pytest.approx(h32[-1]["loss"], rel=BF16_RTOL)
     assert h16[-1]["loss"] < 0.75 * h16[0]["loss"]  # and it does train
-    assert [r["loss"] for r in hauto] == [r["loss"] for r in h16]  # "auto" is bfloat16 on this CPU
+    # "auto" keeps float32 for a model this small (AUTO_BFLOAT16_MIN_WEIGHTS), bfloat16 or not
+    assert [r["loss"] for r in hauto] == [r["loss"] for r in h32]
     assert m16.W.dtype == torch.float32  # weights and optimizer state stay float32
     assert h16 != h32
 
