@@ -30,8 +30,7 @@ from sklearn.utils.validation import validate_data
 from aekit._params import Option, option_values
 from aekit._torch import as_tensor, map_rows, resolve_device, seed_from
 from aekit.autoencoders._autoencoder import Autoencoder
-from aekit.training import CHECKPOINT_OPTIONS, TRAINING_OPTIONS, Trainer
-from aekit.training._data import split_rows
+from aekit.training import CHECKPOINT_OPTIONS, TRAINING_OPTIONS, Trainer, split_rows
 
 __all__ = ["STACK_OPTIONS", "Stack", "default_layers"]
 

@@ -40,8 +40,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit.manifold._som import _leading_axes, _one_cpu_thread, unit_sums
+from aekit._torch import as_device_tensor, leading_axes, make_generator, one_cpu_thread, resolve_device, to_numpy
+from aekit.manifold._som import unit_sums
 from aekit.metrics._som import best_matching_units
 
 __all__ = [
@@ -333,7 +333,7 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         steps = -(-m // p)
         T = int(self.max_iter) * steps
         history, t = [], 0
-        with _one_cpu_thread(device):  # thousands of tiny steps: threads cost more than they save
+        with one_cpu_thread(device):  # thousands of tiny steps: threads cost more than they save
             for epoch in range(int(self.max_iter)):
                 order = torch.randperm(m, generator=generator, device=device)
                 for s in range(steps):
@@ -366,7 +366,7 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
             scale = float(P.std(0).max()) or 1.0
             return (torch.rand(m, k, generator=generator, device=P.device) - 0.5) * (2 * scale)
         Pc = P - P.mean(0)
-        axes, var = _leading_axes(Pc, min(k, d), generator)
+        axes, var = leading_axes(Pc, min(k, d), generator)
         Y = Pc @ axes.T
         if k > Y.shape[1]:  # more components than features: pad with small noise
             pad = torch.randn(m, k - Y.shape[1], generator=generator, device=P.device)

@@ -26,8 +26,7 @@ from aekit.manifold._graph import (
     query_neighbors,
     select_landmarks,
 )
-from aekit.manifold._mds import classical_mds, landmark_mds, mds_project, mean_square_rows
-from aekit.metrics._embedding import residual_variance
+from aekit.manifold._mds import classical_mds, landmark_mds, mds_project, mean_square_rows, residual_variance
 
 __all__ = ["Isomap"]
 

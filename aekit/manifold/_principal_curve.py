@@ -31,8 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit.manifold._som import _leading_axes
+from aekit._torch import as_device_tensor, leading_axes, make_generator, resolve_device, to_numpy
 
 __all__ = ["PrincipalCurve", "project_to_polyline", "local_linear_smooth", "polyline_arc_length", "point_at_arc_length"]
 
@@ -181,7 +180,7 @@ class PrincipalCurve(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         Xt = as_device_tensor(X, device, torch.float32)
         mean = Xt.mean(0)
-        axis, _ = _leading_axes(Xt - mean, 1, make_generator(0, device))  # deterministic start
+        axis, _ = leading_axes(Xt - mean, 1, make_generator(0, device))  # deterministic start
         lam = (Xt - mean) @ axis[0]
         resid = (Xt - mean) - torch.outer(lam, axis[0])  # residuals from the first principal component line
         lam = lam - lam.min()
