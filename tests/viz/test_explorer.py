@@ -36,12 +36,7 @@ from aekit.viz.explorer._mlp import U16, U64, decode, layer_weight
 AUTOENCODERS = ["dae", "ksparse", "deep", "stacked"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _digits():

@@ -32,12 +32,7 @@ AUTOENCODERS = ["dae", "ksparse", "deep", "stacked"]
 LOAD_SECONDS = 2.0  # the budget for opening the page
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
