@@ -38,9 +38,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from aekit._torch import as_device_tensor, leading_axes, make_generator, one_cpu_thread, resolve_device, to_numpy
+from aekit._validation import ArrayTransformerMixin
 from aekit.manifold._som import unit_sums
 from aekit.metrics._som import best_matching_units
 
@@ -166,7 +167,7 @@ def kmeans_prototypes(X: torch.Tensor, n_prototypes: int, generator: torch.Gener
 
 
 # ---------------------------------------------------------------------------- estimator
-class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
+class CurvilinearComponentAnalysis(ArrayTransformerMixin, TransformerMixin, BaseEstimator):
     """Curvilinear component analysis (Demartines & Hérault 1997), in torch on CPU or CUDA.
 
     Minimizes ``E = 1/2 sum_ij (X_ij - Y_ij)^2 F(Y_ij, lambda)`` between input
@@ -234,6 +235,10 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
     Transactions on Neural Networks*, 8(1), 148-154.
     """
 
+    # computed in float32 (float64 input too): its outputs are float32
+    _dtypes = (np.float32, np.float64)
+    _preserves_dtype = ("float32",)
+
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "neighborhood": [StrOptions(set(WEIGHTS))],
@@ -289,9 +294,6 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         self.init = init
         self.random_state = random_state
         self.device = device
-
-    def _validate(self, X, *, reset: bool):
-        return validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -393,8 +395,3 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         """``fit(X)`` and return the embedding of the training samples ``embedding_``."""
         return self.fit(X).embedding_.copy()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
