@@ -201,6 +201,9 @@ class Stack(BaseEstimator):
         """The corruption of the first layer's pretraining (what the stack's inputs saw), or None."""
         return self._templates()[0].corruption
 
+    def _bottom_autoencoder(self):
+        return self.module_.layers[0]
+
     @property
     def n_components_(self) -> int:
         """Code size of the deepest layer."""

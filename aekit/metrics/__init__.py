@@ -7,13 +7,15 @@
 - Embeddings: :func:`trustworthiness`, :func:`continuity`, :func:`procrustes_disparity`,
   :func:`residual_variance` (defined in :mod:`aekit.manifold`).
 - Filters: :func:`fit_gabor` / :func:`gabor_r2` (R² of a 2-D Gabor fit per filter).
-- All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``).
+- All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``), which
+  reads what a model offers through two small interfaces, :class:`Reconstructor` and
+  :class:`TorchEncoder`.
 """
 
 from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
 from aekit.metrics._contraction import jacobian_norms, mean_contraction
 from aekit.metrics._embedding import continuity, procrustes_disparity, trustworthiness, trustworthiness_continuity
-from aekit.metrics._evaluate import evaluate
+from aekit.metrics._evaluate import Reconstructor, TorchEncoder, evaluate
 from aekit.metrics._gabor import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
@@ -42,4 +44,6 @@ __all__ = [
     "gabor_r2",
     "gabor_function",
     "evaluate",
+    "Reconstructor",
+    "TorchEncoder",
 ]
