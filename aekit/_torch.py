@@ -1,4 +1,4 @@
-"""Devices, generators and array <-> tensor conversion, shared by every estimator.
+"""Devices, generators, array <-> tensor conversion and small tensor kernels, shared by every estimator.
 
 Library code never touches global random state: ``random_state`` becomes a
 :class:`torch.Generator` (or a :class:`numpy.random.Generator`) inside ``fit``.
@@ -6,6 +6,7 @@ Library code never touches global random state: ``random_state`` becomes a
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -22,6 +23,10 @@ __all__ = [
     "as_device_tensor",
     "map_rows",
     "CHUNK_ROWS",
+    "as_float_matrix",
+    "sq_dists",
+    "leading_axes",
+    "one_cpu_thread",
 ]
 
 
@@ -117,3 +122,72 @@ def map_rows(fn, X: torch.Tensor, rows: int = CHUNK_ROWS) -> torch.Tensor:
     """``fn`` applied to ``X`` (n, ...) ``rows`` rows at a time, without a graph; float32 results concatenated."""
     parts = [fn(X[s : s + rows]).float() for s in range(0, X.shape[0], rows)]
     return torch.cat(parts) if parts else X.new_zeros((0, 0))
+
+
+def as_float_matrix(A, name: str, device, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``A`` (array or tensor, shape (n, d) with n >= 1, finite numbers) as a ``dtype`` tensor on ``device``.
+
+    Anything else raises a ValueError naming ``name`` and the problem. Arrays
+    are copied: torch does not share read-only numpy memory.
+    """
+    t = A.detach() if isinstance(A, torch.Tensor) else torch.tensor(np.asarray(A))
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {tuple(t.shape)}.")
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} has zero samples.")
+    if not t.dtype.is_floating_point and t.dtype not in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        raise ValueError(f"{name} must hold numbers, got dtype {t.dtype}.")
+    t = t.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or infinity; clean the data or the embedding first.")
+    return t
+
+
+def sq_dists(A_rows: torch.Tensor, A: torch.Tensor, sq_norms: torch.Tensor, row_norms: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances ``|a_i - a_j|^2`` (chunk, n) of rows (chunk, d) to points ``A`` (n, d).
+
+    ``sq_norms`` (n,) and ``row_norms`` (chunk,) are the squared norms of ``A``
+    and of ``A_rows``; rounding below zero is clipped.
+    """
+    d = torch.addmm(row_norms[:, None] + sq_norms[None, :], A_rows, A.T, alpha=-2.0)
+    return d.clamp_min_(0.0)
+
+
+def leading_axes(Xc: torch.Tensor, k: int, generator: torch.Generator, n_iter: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` principal axes ``(k, d)`` and variances ``(k,)`` of centred ``Xc`` ``(m, d)``.
+
+    Exact eigendecomposition of the covariance when ``d`` is small, else a
+    randomized subspace iteration (Halko et al. 2011) with a Rayleigh-Ritz step.
+    """
+    m, d = Xc.shape
+    if d <= 64:
+        evals, evecs = torch.linalg.eigh(Xc.T @ Xc / max(m - 1, 1))
+        order = torch.argsort(evals, descending=True)[:k]
+        return evecs[:, order].T, evals[order].clamp_min(0)
+    q = min(d, k + 8)
+    Q = torch.randn(d, q, generator=generator, device=Xc.device, dtype=Xc.dtype)
+    for _ in range(n_iter):
+        Q, _ = torch.linalg.qr(((Xc @ Q).T @ Xc).T)  # (Xc^T Xc) Q, written so both products are row-major
+    B = Xc @ Q  # (m, q)
+    evals, evecs = torch.linalg.eigh(B.T @ B / max(m - 1, 1))
+    order = torch.argsort(evals, descending=True)[:k]
+    return (Q @ evecs[:, order]).T, evals[order].clamp_min(0)
+
+
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device):
+    """Run torch's CPU kernels on one thread for a while (then restore the thread count).
+
+    Sequential rules (the online SOM, CCA's pivot steps) are thousands of tiny
+    steps; splitting each across threads costs more than the step, and on a busy
+    machine waiting threads make it 10-100x slower. GPUs are unaffected.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -3,7 +3,9 @@
 Estimators call :func:`sklearn.utils.validation.validate_data` (which already
 refuses NaN/inf, 1-D input, zero samples and a wrong feature count at
 ``transform`` with messages that name the fix); this module adds the few checks
-it does not make.
+it does not make, and the mixins that give aekit's transformers scikit-learn's
+plumbing (validation in their dtypes, output feature count, dtype tags, ``fit`` /
+``fit_transform`` of an embedding) in one place.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils.validation import validate_data
 
-__all__ = ["resolve_option", "check_n_components", "check_finite_tensor"]
+__all__ = ["resolve_option", "check_n_components", "check_finite_tensor", "ArrayTransformerMixin", "EmbeddingMixin"]
 
 
 def resolve_option(name: str, value, options: Mapping[str, object], *, allow_callable: bool = False):
@@ -49,3 +53,55 @@ def check_finite_tensor(t, name: str = "X") -> None:
         raise ValueError(f"{name} contains NaN or infinity; clean or impute the data first.")
 
 
+
+
+class ArrayTransformerMixin:
+    """The scikit-learn plumbing of aekit's transformers of float arrays, written once.
+
+    List it first among the bases (before scikit-learn's mixins and
+    ``BaseEstimator``) so that its tags are applied last. It gives:
+
+    - ``_validate(X, reset=..., **checks)``: :func:`~sklearn.utils.validation.validate_data`
+      in the estimator's float dtypes ``_dtypes`` (other input becomes the first of them),
+      with any further options of ``validate_data`` (``ensure_min_samples=2``, ...);
+    - ``_n_features_out`` (``n_components_``), which ``get_feature_names_out`` reads;
+    - the ``preserves_dtype`` tag: ``_preserves_dtype``, the input dtypes whose outputs keep them.
+    """
+
+    _dtypes: tuple = (np.float64, np.float32)
+    _preserves_dtype: tuple[str, ...] = ("float64", "float32")
+
+    def _validate(self, X, *, reset: bool, **checks):
+        return validate_data(self, X, dtype=list(self._dtypes), reset=reset, **checks)
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = list(self._preserves_dtype)
+        return tags
+
+
+class EmbeddingMixin(ArrayTransformerMixin):
+    """:class:`ArrayTransformerMixin` for estimators whose ``_fit(X)`` computes the training embedding.
+
+    ``_fit(X)`` validates ``X``, fits and sets ``embedding_`` (n_samples, n_components);
+    the mixin makes ``fit`` and ``fit_transform`` of it (``fit_transform`` returns
+    ``embedding_`` without a second pass).
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the embedding of ``X`` (n_samples, n_features); ``y`` is ignored. Returns ``self``."""
+        return self._fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit and return ``embedding_`` (n_samples, n_components)."""
+        return self._fit(X).embedding_
+
+    @property
+    def _n_features_out(self):
+        return self.embedding_.shape[1]

@@ -1,10 +1,13 @@
-"""Shared test set-up: the --runslow switch, the MNIST location for slow tests, SciPy's array-API mode."""
+"""Shared test set-up: the --runslow switch, the MNIST location for slow tests, SciPy's array-API mode,
+one intra-op torch thread where tests ask for it."""
 
+import contextlib
 import os
 import re
 from pathlib import Path
 
 import pytest
+import torch
 
 # scikit-learn's array-API check (run for every estimator by tests/test_common.py) skips unless
 # SciPy was imported in array-API mode, which this variable selects; set before anything imports SciPy.
@@ -45,3 +48,33 @@ def mnist_home():
     if not home or not (Path(home) / "mnist").is_dir() and not (Path(home) / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("set AEKIT_MNIST_HOME to a folder with the MNIST files to run this test")
     return Path(home)
+
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one intra-op thread for the test, then the thread count it had.
+
+    The models of most tests are tiny: more threads only add waiting, badly so on a shared
+    machine. Use it per module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``),
+    per folder (an autouse fixture in the folder's conftest.py that requests it) or per test.
+    """
+    with _torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module():
+    """:func:`one_torch_thread` for a whole module, module-scoped fixtures (fitted models) included."""
+    with _torch_threads(1):
+        yield

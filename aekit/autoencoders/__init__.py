@@ -18,30 +18,12 @@
   (unrolled reconstruction, or a softmax layer and labels) by the same trainer.
 """
 
+from aekit.autoencoders import _penalties
 from aekit.autoencoders._activations import ACTIVATIONS, Activation, CodeActivation, get_activation
 from aekit.autoencoders._autoencoder import Autoencoder, AutoencoderMaps, EncoderEstimator
 from aekit.autoencoders._corruption import CORRUPTIONS, Corruption, gaussian, make_corruption, masking, salt_and_pepper
 from aekit.autoencoders._module import AutoencoderModule
-from aekit.autoencoders._penalties import (
-    contractive_elementwise,
-    contractive_hutchinson,
-    contractive_hutchinson_chain,
-    contractive_jacobian,
-    contractive_sigmoid,
-    cross_entropy,
-    cross_entropy_gradient,
-    emphasis_weights,
-    kl_divergence_bernoulli,
-    kl_sparsity,
-    kurtosis,
-    kurtosis_penalty,
-    l1_activations,
-    l1_weights,
-    squared_error,
-    squared_error_gradient,
-    straight_through,
-    weight_decay,
-)
+from aekit.autoencoders._penalties import *  # noqa: F401,F403  (every loss and penalty: _penalties.__all__)
 from aekit.autoencoders._presets import (
     ContractiveAutoencoder,
     DenoisingAutoencoder,
@@ -84,22 +66,5 @@ __all__ = [
     "Activation",
     "CodeActivation",
     "get_activation",
-    "squared_error",
-    "squared_error_gradient",
-    "cross_entropy",
-    "cross_entropy_gradient",
-    "emphasis_weights",
-    "weight_decay",
-    "l1_weights",
-    "kl_divergence_bernoulli",
-    "kl_sparsity",
-    "straight_through",
-    "kurtosis",
-    "kurtosis_penalty",
-    "l1_activations",
-    "contractive_elementwise",
-    "contractive_sigmoid",
-    "contractive_jacobian",
-    "contractive_hutchinson",
-    "contractive_hutchinson_chain",
+    *_penalties.__all__,
 ]

@@ -5,9 +5,10 @@ is a :class:`CodeActivation`: a callable ``h = f(z)`` with a name, its output
 range (the KL sparsity penalty needs outputs inside (0, 1)), its derivative
 written as a function of its *output* where that exists (the closed-form
 contractive penalty needs ``f'(z)`` from ``h``), the gain of the uniform weight
-initialization that suits it, and four hooks with defaults: the
+initialization that suits it, and five hooks with defaults: the
 feature-extraction form (:meth:`CodeActivation.extract`), a check of the code
-width, a per-epoch schedule, and auxiliary loss terms.
+width, a per-epoch schedule, auxiliary loss terms, and the inverse that sets an
+output layer's initial bias (:meth:`CodeActivation.inverse`).
 
 The elementwise functions are :class:`Activation` instances resolved once by
 name through :data:`ACTIVATIONS`; :class:`~aekit.autoencoders.TopK` is a
@@ -80,6 +81,15 @@ class CodeActivation:
         """
         return {}
 
+    def inverse(self, y: torch.Tensor) -> torch.Tensor | None:
+        """Pre-activations ``z`` with ``f(z) ≈ y`` (same shape), or None where the activation has no inverse.
+
+        As an output activation, it sets the initial output bias of a centred
+        model to ``inverse(data mean)``, so that the untrained model
+        reconstructs the mean; with None the bias starts at 0. None by default.
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class Activation(CodeActivation):
@@ -93,6 +103,8 @@ class Activation(CodeActivation):
     derivative : callable or None
         ``f'(z)`` as a function of ``h = f(z)``, or ``None``.
     init_gain : float
+    inverse_fn : callable or None
+        ``y -> z`` with ``fn(z) ≈ y``, for :meth:`inverse`; ``None`` when there is none.
     """
 
     name: str = field()  # required: field() keeps the base class's value from becoming a default
@@ -100,9 +112,13 @@ class Activation(CodeActivation):
     output_range: tuple[float, float] | None = None
     derivative: Callable[[torch.Tensor], torch.Tensor] | None = None
     init_gain: float = 1.0
+    inverse_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return self.fn(z)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor | None:
+        return None if self.inverse_fn is None else self.inverse_fn(y)
 
 
 def _identity(a: torch.Tensor) -> torch.Tensor:
@@ -125,13 +141,18 @@ def _relu_slope(h: torch.Tensor) -> torch.Tensor:
     return (h > 0).to(h.dtype)
 
 
+def _logit(y: torch.Tensor) -> torch.Tensor:
+    """The sigmoid's inverse, of ``y`` clipped to [0.001, 0.999] (a finite output bias for 0 and 1)."""
+    return torch.logit(y.clamp(1e-3, 1 - 1e-3))
+
+
 _INF = math.inf
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", torch.sigmoid, (0.0, 1.0), _sigmoid_slope, 4.0),
+    "sigmoid": Activation("sigmoid", torch.sigmoid, (0.0, 1.0), _sigmoid_slope, 4.0, _logit),
     "tanh": Activation("tanh", torch.tanh, (-1.0, 1.0), _tanh_slope, 1.0),
     "relu": Activation("relu", F.relu, (0.0, _INF), _relu_slope, math.sqrt(2.0)),
-    "linear": Activation("linear", _identity, (-_INF, _INF), _linear_slope, 1.0),
-    "identity": Activation("identity", _identity, (-_INF, _INF), _linear_slope, 1.0),
+    "linear": Activation("linear", _identity, (-_INF, _INF), _linear_slope, 1.0, _identity),
+    "identity": Activation("identity", _identity, (-_INF, _INF), _linear_slope, 1.0, _identity),
     "softplus": Activation("softplus", F.softplus, (0.0, _INF), None, 1.0),
     "leaky_relu": Activation("leaky_relu", F.leaky_relu, (-_INF, _INF), None, math.sqrt(2.0)),
     "elu": Activation("elu", F.elu, (-1.0, _INF), None, math.sqrt(2.0)),

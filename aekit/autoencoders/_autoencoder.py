@@ -32,25 +32,19 @@ class EncoderEstimator(TorchModuleEstimator):
     """What other packages may ask of a fitted autoencoder-family estimator (one layer, a stack, a classifier).
 
     Its fitted ``module_`` has ``features(x)``: the codes ``transform`` returns,
-    as a torch function of a batch. Every concrete estimator also defines
-    ``input_corruption()``: the corruption applied to the inputs while it
-    trained (a stack: its first layer's), or None.
+    as a torch function of a batch, and ``first_layer_weights()``. Every
+    concrete estimator also defines ``input_corruption()``: the corruption
+    applied to the inputs while it trained (a stack: its first layer's), or
+    None; and ``_bottom_autoencoder()``: the fitted
+    :class:`AutoencoderModule` whose first layer the filters are (itself, or a
+    stack's first layer). With ``torch_encoder`` and ``input_corruption`` it
+    is a :class:`aekit.metrics.TorchEncoder`.
+
+    It also writes, once for all of them, the scikit-learn side of the codes:
+    ``transform``, the output feature count and the dtype tags (list it before
+    scikit-learn's mixins, so that its tags are applied last).
     """
 
-    def torch_encoder(self):
-        """``x (n, d) -> codes (n, m)`` as a torch callable of the fitted module, in eval mode."""
-        check_is_fitted(self)
-        self.module_.eval()
-        return self.module_.features
-
-    @property
-    def filters_(self) -> np.ndarray:
-        """First-layer encoder weights (n_units, n_features) as float32: the filters the figures show."""
-        check_is_fitted(self)
-        return to_numpy(self.module_.first_layer_weights().detach().float())
-
-
-class AutoencoderMaps(EncoderEstimator):
     def _module_device(self) -> torch.device:
         return next(self.module_.parameters()).device
 
@@ -64,9 +58,61 @@ class AutoencoderMaps(EncoderEstimator):
         return to_numpy(map_rows(fn, T))
 
     def transform(self, X):
-        """Codes (n_samples, n_components): the feature form (k-sparse keeps ``ceil(k_alpha·k)`` units)."""
+        """Codes (n_samples, n_components): the feature form of the fitted module (``module_.features``).
+
+        k-sparse codes keep ``ceil(k_alpha·k)`` units; a stack gives its deepest (fine-tuned) codes.
+        """
         T = self._validated(X)
         return self._map(self.module_.features, T)
+
+    @property
+    def _n_features_out(self):
+        return self.module_.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # computed in float32 whatever the input
+        tags.non_deterministic = False
+        return tags
+
+    def torch_encoder(self):
+        """``x (n, d) -> codes (n, m)`` as a torch callable of the fitted module, in eval mode."""
+        check_is_fitted(self)
+        self.module_.eval()
+        return self.module_.features
+
+    @property
+    def filters_(self) -> np.ndarray:
+        """First-layer encoder weights (n_units, n_features) as float32: the filters the figures show."""
+        check_is_fitted(self)
+        return to_numpy(self.module_.first_layer_weights().detach().float())
+
+    @property
+    def filter_biases_(self) -> np.ndarray:
+        """First-layer encoder biases (n_units,) as float32, for raw inputs.
+
+        Unit ``i`` of the first encoder layer computes ``f(filters_[i] @ x + filter_biases_[i])``
+        of an input ``x``: a centred model's input offset is folded in (``b - W @ offset``).
+        """
+        check_is_fitted(self)
+        layer = self._bottom_autoencoder()
+        W, b = layer.first_layer_weights(), layer.encoder_biases[0]
+        if layer.centered:
+            b = b - W @ layer.input_offset
+        return to_numpy(b.detach().float())
+
+
+class AutoencoderMaps(EncoderEstimator):
+    """The maps of an estimator whose ``module_`` is an autoencoder (one layer or a stack): codes and back."""
+
+    def reconstruct(self, X):
+        """Reconstructions (n_samples, n_features) of ``X`` through the training-time code, without corruption.
+
+        What the model was trained to output: k-sparse models keep ``k`` units here
+        where ``transform`` keeps ``ceil(k_alpha·k)`` (a :class:`aekit.metrics.Reconstructor`).
+        """
+        T = self._validated(X)
+        return self._map(self.module_.reconstruct, T)
 
     def inverse_transform(self, X):
         """Decode codes ``X`` (n_samples, n_components) to inputs (n_samples, n_features)."""
@@ -78,25 +124,14 @@ class AutoencoderMaps(EncoderEstimator):
         return self._map(self.module_.decode, as_tensor(Z, device=self._module_device()))
 
     def predict(self, X):
-        """Reconstructions (n_samples, n_features) of the training-time code, without corruption."""
-        T = self._validated(X)
-        return self._map(self.module_.reconstruct, T)
+        """The reconstructions of ``X``: :meth:`reconstruct`."""
+        return self.reconstruct(X)
 
     def score(self, X, y=None):
         """Negative mean reconstruction loss per sample (the training loss's convention); higher is better."""
         T = self._validated(X)
         self.module_.eval()
         return -mean_reconstruction_loss(self.module_, T)
-
-    @property
-    def _n_features_out(self):
-        return self.module_.n_components
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # computed in float32 whatever the input
-        tags.non_deterministic = False
-        return tags
 
 
 class Autoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -125,6 +160,8 @@ class Autoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, TransformerM
         The trained torch module (``encode`` / ``features`` / ``decode`` / ``reconstruct``).
     filters_ : ndarray of shape (n_units, n_features)
         The first encoder layer's weights (one row per unit), as an array.
+    filter_biases_ : ndarray of shape (n_units,)
+        Its biases, for raw inputs: unit i computes ``f(filters_[i] @ x + filter_biases_[i])``.
     history_ : list of dict
         Per-epoch loss terms and metrics from the trainer.
     n_iter_ : int
@@ -181,6 +218,9 @@ class Autoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, TransformerM
     def input_corruption(self):
         """The corruption applied to the inputs while training (``corruption``), or None."""
         return self.corruption
+
+    def _bottom_autoencoder(self) -> AutoencoderModule:
+        return self.module_
 
     def rebuild_module(self, name: str) -> AutoencoderModule:
         """Rebuild a fitted module's structure (for :func:`aekit.io.load`); weights come from the file."""

@@ -67,8 +67,26 @@ def _random_subset(n: int, d: int, k: int, generator, device) -> torch.Tensor:
     return keys.topk(k, dim=1, sorted=False).indices
 
 
-def _mask_from(idx: torch.Tensor, n: int, d: int) -> torch.Tensor:
-    return torch.zeros((n, d), dtype=torch.bool, device=idx.device).scatter_(1, idx, True)
+def _chosen_entries(x: torch.Tensor, fraction, generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(flat, idx)``: ``x`` as (n, d), and for each sample ``round(fraction * d)`` distinct random columns.
+
+    ``idx`` (n, k) is None when there is nothing to corrupt (k = 0, or no samples).
+    """
+    flat = _as_batch(x)
+    _check_generator(generator, x)
+    n, d = flat.shape
+    k = _n_corrupted(_check_fraction(fraction), d)
+    return flat, (_random_subset(n, d, k, generator, x.device) if k and n else None)
+
+
+def _unchanged(x: torch.Tensor):
+    return x.clone(), torch.zeros_like(x, dtype=torch.bool)
+
+
+def _corrupted(flat: torch.Tensor, idx: torch.Tensor, values, x: torch.Tensor):
+    """``(x_tilde, mask)`` in ``x``'s shape: the entries ``idx`` (n, k) of ``flat`` (n, d) set to ``values``."""
+    mask = torch.zeros(flat.shape, dtype=torch.bool, device=idx.device).scatter_(1, idx, True)
+    return flat.scatter(1, idx, values).reshape(x.shape), mask.reshape(x.shape)
 
 
 # ---------------------------------------------------------------- corruptions
@@ -93,7 +111,7 @@ def gaussian(x: torch.Tensor, std: float, *, generator: torch.Generator | None =
     if isinstance(std, bool) or not isinstance(std, numbers.Real) or not (0.0 <= std < math.inf):
         raise ValueError(f"std must be a finite number >= 0, got {std!r}.")
     if std == 0:
-        return x.clone(), torch.zeros_like(x, dtype=torch.bool)
+        return _unchanged(x)
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x + float(std) * noise, torch.ones_like(x, dtype=torch.bool)
 
@@ -120,15 +138,10 @@ def masking(x: torch.Tensor, fraction: float, *, generator: torch.Generator | No
     ----------
     Vincent et al. (2010), JMLR 11, section 4.2 ("masking noise").
     """
-    flat = _as_batch(x)
-    _check_generator(generator, x)
-    n, d = flat.shape
-    k = _n_corrupted(_check_fraction(fraction), d)
-    if k == 0 or n == 0:
-        return x.clone(), torch.zeros_like(x, dtype=torch.bool)
-    idx = _random_subset(n, d, k, generator, x.device)
-    out = flat.scatter(1, idx, 0.0)
-    return out.reshape(x.shape), _mask_from(idx, n, d).reshape(x.shape)
+    flat, idx = _chosen_entries(x, fraction, generator)
+    if idx is None:
+        return _unchanged(x)
+    return _corrupted(flat, idx, 0.0, x)
 
 
 def salt_and_pepper(
@@ -157,33 +170,26 @@ def salt_and_pepper(
 
     Returns
     -------
-    x_tilde : Tensor, same shape and dtype as ``x``
-    mask : bool Tensor, same shape as ``x``; exactly ``round(fraction * d)`` True per sample.
+    x_tilde, mask : as :func:`masking` returns them.
 
     References
     ----------
     Vincent et al. (2010), JMLR 11, section 4.2 ("salt-and-pepper noise").
     """
-    flat = _as_batch(x)
-    _check_generator(generator, x)
-    n, d = flat.shape
-    k = _n_corrupted(_check_fraction(fraction), d)
     if low is not None and high is not None and not low <= high:
         raise ValueError(f"low must be <= high, got low={low}, high={high}.")
-    if k == 0 or n == 0:
-        return x.clone(), torch.zeros_like(x, dtype=torch.bool)
-    idx = _random_subset(n, d, k, generator, x.device)
+    flat, idx = _chosen_entries(x, fraction, generator)
+    if idx is None:
+        return _unchanged(x)
     lo = flat.amin() if low is None else torch.tensor(float(low), dtype=x.dtype, device=x.device)
     hi = flat.amax() if high is None else torch.tensor(float(high), dtype=x.dtype, device=x.device)
-    salt = torch.rand((n, k), generator=generator, device=x.device) < 0.5
-    values = torch.where(salt, hi, lo).to(x.dtype)
-    out = flat.scatter(1, idx, values)
-    return out.reshape(x.shape), _mask_from(idx, n, d).reshape(x.shape)
+    salt = torch.rand(idx.shape, generator=generator, device=x.device) < 0.5
+    return _corrupted(flat, idx, torch.where(salt, hi, lo).to(x.dtype), x)
 
 
 def _none(x: torch.Tensor, level=None, *, generator=None):
     _as_batch(x)
-    return x.clone(), torch.zeros_like(x, dtype=torch.bool)
+    return _unchanged(x)
 
 
 CORRUPTIONS = {

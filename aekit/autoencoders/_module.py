@@ -455,13 +455,9 @@ def _output_activation(loss: str, decoder_activation):
 
 
 def _output_bias(offset: torch.Tensor, f_out) -> torch.Tensor:
-    """Output bias whose reconstruction is ``offset``: itself (linear), its logit (sigmoid), else 0."""
-    name = f_out.name
-    if name in ("linear", "identity"):
-        return offset
-    if name == "sigmoid":
-        return torch.logit(offset.clamp(1e-3, 1 - 1e-3))
-    return torch.zeros_like(offset)
+    """Output bias whose reconstruction is ``offset``: ``f_out.inverse(offset)``, or 0 where it has no inverse."""
+    bias = f_out.inverse(offset)
+    return torch.zeros_like(offset) if bias is None else bias
 
 
 def _upcast(t: torch.Tensor) -> torch.Tensor:

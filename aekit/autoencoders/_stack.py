@@ -30,8 +30,7 @@ from sklearn.utils.validation import validate_data
 from aekit._params import Option, option_values
 from aekit._torch import as_tensor, map_rows, resolve_device, seed_from
 from aekit.autoencoders._autoencoder import Autoencoder
-from aekit.training import CHECKPOINT_OPTIONS, TRAINING_OPTIONS, Trainer
-from aekit.training._data import split_rows
+from aekit.training import CHECKPOINT_OPTIONS, TRAINING_OPTIONS, Trainer, split_rows
 
 __all__ = ["STACK_OPTIONS", "Stack", "default_layers"]
 
@@ -201,6 +200,9 @@ class Stack(BaseEstimator):
     def input_corruption(self):
         """The corruption of the first layer's pretraining (what the stack's inputs saw), or None."""
         return self._templates()[0].corruption
+
+    def _bottom_autoencoder(self):
+        return self.module_.layers[0]
 
     @property
     def n_components_(self) -> int:

@@ -49,6 +49,8 @@ class StackedAutoencoder(AutoencoderMaps, ClassNamePrefixFeaturesOutMixin, Trans
         The trained stack (``encode`` / ``decode`` / ``reconstruct``).
     filters_ : ndarray of shape (n_units, n_features)
         The first layer's encoder weights.
+    filter_biases_ : ndarray of shape (n_units,)
+        Their biases, for raw inputs (as :attr:`Autoencoder.filter_biases_`).
     history_ : dict
         ``{"pretraining": [history of layer 1, ...], "fine_tuning": [...]}``,
         each history a list of per-epoch dicts from the trainer.

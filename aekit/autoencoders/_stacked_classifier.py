@@ -9,10 +9,10 @@ import torch
 from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from aekit._params import Option, make_init, parameter_constraints, parameters_doc
-from aekit._torch import as_tensor, map_rows, resolve_device, to_numpy
+from aekit._torch import as_tensor, resolve_device
 from aekit.autoencoders._stack import STACK_OPTIONS, Stack
 from aekit.autoencoders._stacked_module import SoftmaxModule, StackedClassifierModule, accuracy
 from aekit.autoencoders._autoencoder import EncoderEstimator
@@ -39,8 +39,8 @@ _PARAMETERS = (STACK_OPTIONS, HEAD_OPTIONS, TRAINING_OPTIONS, RUN_OPTIONS)
 _DEFAULTS = {"fine_tune": True, "max_epochs": 30}
 
 
-class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
-                                   EncoderEstimator, Stack):
+class StackedAutoencoderClassifier(EncoderEstimator, ClassNamePrefixFeaturesOutMixin, ClassifierMixin,
+                                   TransformerMixin, Stack):
     """Stacked autoencoder classifier: greedy pretraining, a softmax layer, supervised fine-tuning.
 
     A classifier (``predict``, ``predict_proba``, ``score``) and, like
@@ -80,6 +80,8 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         The labels, sorted; any hashable labels (strings included).
     module_ : StackedClassifierModule
         The network; ``module_.logits(x)`` gives class scores.
+    filters_, filter_biases_ : ndarray of shape (n_units, n_features), (n_units,)
+        The first layer's (fine-tuned) encoder weights and biases (as in :class:`Autoencoder`).
     history_ : dict
         ``{"pretraining": [per layer], "softmax": [...], "fine_tuning": [...]}``.
     stage_accuracy_ : dict
@@ -97,21 +99,6 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
 
     _parameter_constraints: dict = parameter_constraints(*_PARAMETERS)
     __init__ = make_init(*_PARAMETERS, positional=("layers",), defaults=_DEFAULTS)
-
-    # ------------------------------------------------------------ fitted maps
-    def _validated(self, X) -> torch.Tensor:
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return as_tensor(X, device=next(self.module_.parameters()).device)
-
-    def _map(self, fn, T: torch.Tensor) -> np.ndarray:
-        self.module_.eval()
-        return to_numpy(map_rows(fn, T))
-
-    def transform(self, X):
-        """Deepest (fine-tuned) codes ``hᴸ(x)`` (n_samples, n_components of the last layer)."""
-        T = self._validated(X)
-        return self._map(self.module_.features, T)
 
     def _encode_labels(self, y, fitted: bool) -> np.ndarray:
         if not fitted:
@@ -218,16 +205,6 @@ class StackedAutoencoderClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMi
         """The most probable class of each row, as labels of ``classes_``."""
         logits = self._logits(X)
         return self.classes_[logits.argmax(axis=1)]
-
-    @property
-    def _n_features_out(self):
-        return self.module_.n_components
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.non_deterministic = False
-        return tags
 
 
 StackedAutoencoderClassifier.__doc__ = StackedAutoencoderClassifier.__doc__.replace(

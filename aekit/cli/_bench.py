@@ -57,9 +57,9 @@ def paper(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Progress bars."),
 ) -> None:
     """Run a paper recipe over seeds; print setting, published number, ours (mean and spread), time; record it."""
-    from aekit.bench import BUDGETS, RECIPES, format_list, format_table, run_recipe, update_results_file
-    from aekit.bench._paper import Context
-    from aekit.bench._provenance import command_line
+    from aekit.bench import (
+        BUDGETS, RECIPES, Context, command_line, format_list, format_table, run_recipe, update_results_file,
+    )
 
     if list_recipes:
         typer.echo(format_list())

@@ -124,8 +124,8 @@ def activation_maximization_step(ctx: DemoContext) -> None:
     from aekit.inspection import activation_maximization, preferred_inputs
 
     started = time.perf_counter()
-    module = ctx.models["autoencoder"].module_
-    W, b = module.encoder_weights[0].detach(), module.encoder_biases[0].detach()
+    model = ctx.models["autoencoder"]
+    W, b = torch.from_numpy(model.filters_), torch.from_numpy(model.filter_biases_)
     # The code's pre-activation: the same maximizer as the sigmoid (increasing) without its saturation.
     rho = float(np.linalg.norm(ctx.data.X, axis=1).mean())  # the digits' mean norm
     result = activation_maximization(

@@ -11,14 +11,12 @@ What every ``aekit fit`` command shares lives in :mod:`aekit.cli._fit_common`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-from aekit.cli._app import fit_app
-from aekit.cli._fit_common import DATA_HOME, DATASET, DEVICE, N_SAMPLES, OUT, QUIET, SEED, run_fit
+from aekit.cli._fit_common import DEVICE, SEED, fit_command
 from aekit.cli._run import fail
 
 __all__ = ["parse_n_components", "pca_summary", "ica_summary", "sfa_summary"]
@@ -145,30 +143,21 @@ def _components(text: Optional[str], *, allow_fraction: bool):
         fail(str(exc))
 
 
-@fit_app.command("pca")
+@fit_command("pca")
 def fit_pca(
-    dataset: str = DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help=_COMPONENTS_HELP),
     whiten: bool = typer.Option(False, "--whiten", help="Scale the projections to unit variance."),
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Principal component analysis: scree plot, eigen-images, reconstructions, explained variance."""
     from aekit.decomposition import PCA
 
     pca = PCA(_components(n_components, allow_fraction=True), whiten=whiten, device=device)
-    run_fit("pca", pca, lambda est, X, data: pca_summary(est, X, data.image_shape), dataset=dataset,
-            data_home=data_home, n_samples=n_samples, quiet=quiet, out=out)
+    return pca, lambda est, X, data: pca_summary(est, X, data.image_shape)
 
 
-@fit_app.command("ica")
+@fit_command("ica", dataset="ica-mixture")
 def fit_ica(
-    dataset: str = typer.Option("ica-mixture", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help="Number of sources."),
     algorithm: str = typer.Option("parallel", "--algorithm", help="parallel | deflation"),
     fun: str = typer.Option("logcosh", "--fun", help="Contrast: logcosh | exp | cube"),
@@ -176,35 +165,26 @@ def fit_ica(
     tol: float = typer.Option(1e-4, "--tol"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Independent component analysis (FastICA): sources, and their recovery when the truth is known."""
     from aekit.decomposition import FastICA
 
     ica = FastICA(_components(n_components, allow_fraction=False), algorithm=algorithm, fun=fun,
                   max_iter=max_iter, tol=tol, random_state=seed, device=device)
-    run_fit("ica", ica, ica_summary, dataset=dataset, data_home=data_home, n_samples=n_samples, quiet=quiet,
-            out=out)
+    return ica, ica_summary
 
 
-@fit_app.command("sfa")
+@fit_command("sfa", dataset="sfa-signal")
 def fit_sfa(
-    dataset: str = typer.Option("sfa-signal", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: Optional[str] = typer.Option(None, "--n-components", "-k", help="Number of slow features."),
     degree: int = typer.Option(2, "--degree", help="1: linear SFA, 2: quadratic expansion."),
     embedding_dim: int = typer.Option(3, "--embedding-dim", help="Time frames stacked by the delay embedding."),
     delay: int = typer.Option(1, "--delay", help="Steps between stacked frames."),
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Slow feature analysis: slowest outputs, their Δ values, and the driving force when it is known."""
     from aekit.decomposition import SFA
 
     sfa = SFA(_components(n_components, allow_fraction=False), degree=degree, embedding_dim=embedding_dim,
               delay=delay, device=device)
-    run_fit("sfa", sfa, sfa_summary, dataset=dataset, data_home=data_home, n_samples=n_samples, quiet=quiet,
-            out=out)
+    return sfa, sfa_summary

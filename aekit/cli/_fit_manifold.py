@@ -13,14 +13,12 @@ the manifold (synthetic data); then:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-from aekit.cli._app import fit_app
-from aekit.cli._fit_common import DATA_HOME, DEVICE, MANIFOLD_DATASET, N_SAMPLES, OUT, QUIET, SEED, run_fit
+from aekit.cli._fit_common import DEVICE, SEED, fit_command
 
 __all__ = ["embedding_scores", "isomap_summary", "lle_summary", "kpca_summary"]
 
@@ -101,11 +99,8 @@ def _check_landmarks(n_landmarks: Optional[int]) -> None:
         raise typer.BadParameter(f"--n-landmarks must be >= 2, got {n_landmarks}.")
 
 
-@fit_app.command("isomap")
+@fit_command("isomap", dataset="swiss-roll")
 def fit_isomap(
-    dataset: str = MANIFOLD_DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     n_neighbors: Optional[int] = typer.Option(10, "--n-neighbors", help="Neighbours per point in the k-NN graph."),
     radius: Optional[float] = typer.Option(None, "--radius", help="Use an epsilon-ball graph instead of k-NN."),
@@ -115,9 +110,7 @@ def fit_isomap(
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Isomap (exact or landmark): the embedding, trustworthiness and the residual-variance curve."""
     from aekit.manifold import Isomap
 
@@ -127,15 +120,11 @@ def fit_isomap(
         n_landmarks=n_landmarks, landmark_method=landmark_method, path_method=path_method,
         eigen_solver=eigen_solver, random_state=seed, device=device,
     )
-    run_fit("isomap", iso, isomap_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
-            quiet=quiet, out=out)
+    return iso, isomap_summary
 
 
-@fit_app.command("lle")
+@fit_command("lle", dataset="swiss-roll")
 def fit_lle(
-    dataset: str = MANIFOLD_DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     n_neighbors: int = typer.Option(12, "--n-neighbors", help="Neighbours that rebuild each point."),
     reg: float = typer.Option(1e-3, "--reg", help="Regularization relative to the local Gram trace."),
@@ -143,9 +132,7 @@ def fit_lle(
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | arpack | dense"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Locally linear embedding: the embedding, its trustworthiness and reconstruction cost."""
     from aekit.manifold import LocallyLinearEmbedding
 
@@ -153,15 +140,11 @@ def fit_lle(
         n_neighbors=n_neighbors, n_components=n_components, reg=reg, method=method, eigen_solver=eigen_solver,
         random_state=seed, device=device,
     )
-    run_fit("lle", lle, lle_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
-            quiet=quiet, out=out)
+    return lle, lle_summary
 
 
-@fit_app.command("kpca")
+@fit_command("kpca", dataset="swiss-roll")
 def fit_kpca(
-    dataset: str = MANIFOLD_DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Number of kernel principal components."),
     kernel: str = typer.Option("rbf", "--kernel", help="rbf | poly | sigmoid | cosine | linear"),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="Kernel width (default 1 / n_features)."),
@@ -175,9 +158,7 @@ def fit_kpca(
     eigen_solver: str = typer.Option("auto", "--eigen-solver", help="auto | dense | arpack | randomized"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Kernel PCA (exact or Nystrom): the embedding, eigenvalues, trustworthiness and pre-image error."""
     from aekit.manifold import KernelPCA
 
@@ -187,5 +168,4 @@ def fit_kpca(
         fit_inverse_transform=fit_inverse_transform, alpha=alpha, eigen_solver=eigen_solver, random_state=seed,
         device=device,
     )
-    run_fit("kpca", kpca, kpca_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
-            quiet=quiet, out=out)
+    return kpca, kpca_summary

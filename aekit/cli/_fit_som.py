@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
 
-from aekit.cli._app import fit_app
-from aekit.cli._fit_common import DATA_HOME, DATASET, DEVICE, MANIFOLD_DATASET, N_SAMPLES, OUT, QUIET, SEED, run_fit
+from aekit.cli._fit_common import DEVICE, SEED, fit_command
 
 __all__ = ["som_summary", "cca_summary", "pcurve_summary", "unit_label_purity"]
 
@@ -146,11 +144,8 @@ def _spearman(a, b) -> float:
 
 
 # ---------------------------------------------------------------- commands
-@fit_app.command("som")
+@fit_command("som")
 def fit_som(
-    dataset: str = DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     rows: int = typer.Option(10, "--rows", help="Map rows."),
     cols: int = typer.Option(10, "--cols", help="Map columns."),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Initial neighbourhood width (default max(rows, cols) / 2)."),
@@ -165,9 +160,7 @@ def fit_som(
     precision: str = typer.Option("float32", "--precision", help="float32 | bfloat16 (BMU search)"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Self-organizing map: U-matrix, hit map, codebook, quantization and topographic errors."""
     from aekit.manifold import SOM
 
@@ -176,15 +169,11 @@ def fit_som(
         topology=topology, algorithm=algorithm, max_iter=max_iter, init=init, batch_size=batch_size,
         precision=precision, random_state=seed, device=device,
     )
-    run_fit("som", som, lambda est, X, data: som_summary(est, X, data, seed=seed), dataset=dataset,
-            data_home=data_home, n_samples=n_samples, quiet=quiet, out=out)
+    return som, lambda est, X, data: som_summary(est, X, data, seed=seed)
 
 
-@fit_app.command("cca")
+@fit_command("cca", dataset="swiss-roll")
 def fit_cca(
-    dataset: str = MANIFOLD_DATASET,
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     n_components: int = typer.Option(2, "--n-components", "-k", help="Embedding dimension."),
     neighborhood: str = typer.Option("exponential", "--neighborhood", help="exponential | step"),
     metric: str = typer.Option("euclidean", "--metric", help="euclidean (CCA) | geodesic (curvilinear distance analysis)"),
@@ -195,9 +184,7 @@ def fit_cca(
     quantizer: str = typer.Option("kmeans", "--quantizer", help="kmeans | random"),
     seed: int = SEED,
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Curvilinear component analysis: the embedding and its trustworthiness."""
     from aekit.manifold import CurvilinearComponentAnalysis
 
@@ -206,26 +193,19 @@ def fit_cca(
         learning_rate=learning_rate,
         n_prototypes=n_prototypes, quantizer=quantizer, random_state=seed, device=device,
     )
-    run_fit("cca", cca, cca_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
-            quiet=quiet, out=out)
+    return cca, cca_summary
 
 
-@fit_app.command("pcurve")
+@fit_command("pcurve", dataset="s-curve")
 def fit_pcurve(
-    dataset: str = typer.Option("s-curve", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = DATA_HOME,
-    n_samples: Optional[int] = N_SAMPLES,
     span: float = typer.Option(0.3, "--span", help="Fraction of samples in each local linear fit."),
     n_nodes: int = typer.Option(100, "--n-nodes", help="Vertices of the polyline."),
     max_iter: int = typer.Option(50, "--max-iter"),
     tol: float = typer.Option(1e-4, "--tol", help="Relative change of the mean squared distance to stop."),
     device: str = DEVICE,
-    quiet: bool = QUIET,
-    out: Optional[Path] = OUT,
-) -> None:
+):
     """Principal curve (Hastie & Stuetzle): the curve, and its distance to the data against the first PC's."""
     from aekit.manifold import PrincipalCurve
 
     pc = PrincipalCurve(span=span, n_nodes=n_nodes, max_iter=max_iter, tol=tol, device=device)
-    run_fit("pcurve", pc, pcurve_summary, dataset=dataset, data_home=data_home, n_samples=n_samples,
-            quiet=quiet, out=out)
+    return pc, pcurve_summary

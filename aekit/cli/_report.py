@@ -8,28 +8,20 @@ from typing import List, Optional
 import typer
 
 from aekit.cli._app import app
-from aekit.cli._run import fail
-
-
-def default_report_path(run_dirs: list[Path]) -> Path:
-    """``RUN_DIR/report.html`` for one run; ``report.html`` in the current folder for several."""
-    return run_dirs[0] / "report.html" if len(run_dirs) == 1 else Path("report.html")
+from aekit.cli._run import RUN_DIRS, TITLE, fail, page_option, page_path
 
 
 @app.command("report")
 def report(
-    run_dirs: List[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run folders written by `aekit fit` / `aekit train`."),
-    out: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="HTML file to write (default: RUN_DIR/report.html, or ./report.html for several runs)."
-    ),
-    title: Optional[str] = typer.Option(None, help="Page title."),
+    run_dirs: List[Path] = RUN_DIRS,
+    out: Optional[Path] = page_option("report.html"),
+    title: Optional[str] = TITLE,
 ) -> None:
     """Write a self-contained HTML report (figures, configuration, metrics; runs side by side) and print its path."""
     from aekit.viz import write_report
 
-    path = out if out is not None else default_report_path(run_dirs)
     try:
-        path = write_report(run_dirs, path, title=title)
+        path = write_report(run_dirs, page_path(out, run_dirs, "report.html"), title=title)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     typer.echo(str(path))

@@ -12,6 +12,8 @@
       report.html     self-contained report of the run
 
 Writes are atomic, file by file; a run folder is complete once ``run.json`` exists.
+The commands that read run folders and write one page over them (``aekit report``,
+``aekit explore``) share their arguments and default paths here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import typer
 
 from aekit import io as aio
 
-__all__ = ["default_run_dir", "write_history", "write_run", "fail"]
+__all__ = ["default_run_dir", "write_history", "write_run", "fail", "RUN_DIRS", "TITLE", "page_option", "page_path"]
 
 
 def default_run_dir(kind: str) -> Path:
@@ -92,3 +94,24 @@ def fail(message: str) -> None:
     """Print ``message`` as an error and exit with status 2 (no traceback)."""
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=2)
+
+
+# ---------------------------------------------------------------- pages over run folders
+RUN_DIRS = typer.Argument(
+    ..., metavar="RUN_DIR", help="Run folders written by `aekit fit` / `aekit train` / `aekit demo`."
+)
+TITLE = typer.Option(None, help="Page title.")
+
+
+def page_option(name: str):
+    """The ``--out`` option of a command that writes the page ``name`` (e.g. report.html) over run folders."""
+    return typer.Option(
+        None, "--out", "-o", help=f"HTML file to write (default: RUN_DIR/{name}, or ./{name} for several runs)."
+    )
+
+
+def page_path(out: Path | None, run_dirs: list[Path], name: str) -> Path:
+    """``out`` if given, else ``RUN_DIR/<name>`` for one run and ``<name>`` in the current folder for several."""
+    if out is not None:
+        return out
+    return run_dirs[0] / name if len(run_dirs) == 1 else Path(name)

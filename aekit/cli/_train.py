@@ -1,25 +1,26 @@
 """``aekit train MODEL --dataset NAME [...] --out RUN_DIR``: train an autoencoder, write a run folder.
 
-The run folder gets the fitted model, its metrics, the per-epoch history, the
-figures (reconstructions, first-layer filters, training curves, mean
-activation histogram) and an HTML report (written by ``write_run``, which
-prints its path); training checkpoints go to
+The command is the shared fit runner (:func:`aekit.cli._fit_common.run_fit`)
+around an autoencoder estimator: the run folder gets the fitted model, its
+metrics, the per-epoch history, the figures (reconstructions, first-layer
+filters, training curves, mean activation histogram) and an HTML report, and
+the command prints their paths; training checkpoints go to
 ``RUN_DIR/checkpoint`` at every epoch end, and ``--resume`` continues from
 there (same command, same run folder).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from aekit.cli._app import app
-from aekit.cli._run import default_run_dir, fail, write_run
+from aekit.cli._fit_common import DATA_HOME, DATASET, DEVICE, N_SAMPLES, OUT, QUIET, SEED, run_fit
+from aekit.cli._run import default_run_dir, fail
 
-__all__ = ["MODELS", "parse_sparsity", "parse_emphasis", "summarize_autoencoder", "train"]
+__all__ = ["MODELS", "parse_sparsity", "parse_emphasis", "estimator_parameters", "summarize_autoencoder", "train"]
 
 MODELS = {
     "autoencoder": "Autoencoder",
@@ -78,12 +79,23 @@ def _hidden_layers(spec: str) -> tuple[int, ...]:
         raise ValueError(f"--hidden-layers {spec!r}: use comma-separated sizes, e.g. 500,250.") from None
 
 
+def estimator_parameters(given: dict, *, hidden_layers: str | None, emphasis: str | None, sparsity: list[str]) -> dict:
+    """The estimator's parameters: those ``given`` (by name; None: not given, the model's default) and the parsed specs."""
+    params = {name: value for name, value in given.items() if value is not None}
+    if hidden_layers is not None:
+        params["hidden_layer_sizes"] = _hidden_layers(hidden_layers)
+    if emphasis is not None:
+        params.update(parse_emphasis(emphasis))
+    params.update(parse_sparsity(sparsity))
+    return params
+
+
 @app.command("train")
 def train(
     model: str = typer.Argument(..., help="autoencoder | sparse | ksparse | denoising | contractive"),
-    dataset: str = typer.Option("digits", "--dataset", help="Dataset name (see `aekit datasets`) or a file path."),
-    data_home: Optional[Path] = typer.Option(None, "--data-home", help="Dataset cache root (MNIST)."),
-    n_samples: Optional[int] = typer.Option(None, "--n-samples", help="Train on the first N samples only."),
+    dataset: str = DATASET,
+    data_home: Optional[Path] = DATA_HOME,
+    n_samples: Optional[int] = N_SAMPLES,
     hidden: Optional[int] = typer.Option(None, "--hidden", help="Code size (n_components)."),
     hidden_layers: Optional[str] = typer.Option(None, "--hidden-layers", help="Extra encoder layers, e.g. 500,250."),
     activation: Optional[str] = typer.Option(None, "--activation", help="Encoder (code) activation, e.g. sigmoid."),
@@ -104,72 +116,36 @@ def train(
     lr_schedule: Optional[str] = typer.Option(None, "--lr-schedule", help="constant, cosine, step:S:G, ..."),
     early_stopping: bool = typer.Option(False, "--early-stopping", help="Stop on a 10% validation split."),
     precision: Optional[str] = typer.Option(None, "--precision", help="float32 | bfloat16 | auto"),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
-    seed: int = typer.Option(0, "--seed", help="random_state."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/train-MODEL-<time>)."),
+    device: str = DEVICE,
+    seed: int = SEED,
+    quiet: bool = QUIET,
+    out: Optional[Path] = OUT,
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN_DIR/checkpoint."),
 ) -> None:
     """Train an autoencoder on a dataset; write the model, metrics, history, figures and a report."""
     import aekit.autoencoders as ae
 
-    started = time.perf_counter()
     if model not in MODELS:
         fail(f"Unknown model {model!r}: use one of {', '.join(map(repr, MODELS))}.")
-    out = out if out is not None else default_run_dir(f"train-{model}")
-    options = {
-        "n_components": hidden,
-        "encoder_activation": activation,
-        "decoder_activation": decoder_activation,
-        "loss": loss,
-        "tied_weights": tied,
-        "weight_decay": weight_decay,
-        "corruption": noise,
-        "k": k,
-        "k_alpha": alpha,
-        "contraction": contraction,
-        "max_epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": lr,
-        "optimizer": optimizer,
-        "lr_schedule": lr_schedule,
-        "precision": precision,
-    }
-    params = {key: value for key, value in options.items() if value is not None}
+    command = f"train {model}"
+    out = out if out is not None else default_run_dir(command.replace(" ", "-"))
+    given = dict(
+        n_components=hidden, encoder_activation=activation, decoder_activation=decoder_activation, loss=loss,
+        tied_weights=tied, weight_decay=weight_decay, corruption=noise, k=k, k_alpha=alpha, contraction=contraction,
+        max_epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer, lr_schedule=lr_schedule,
+        precision=precision,
+    )
     try:
-        if hidden_layers is not None:
-            params["hidden_layer_sizes"] = _hidden_layers(hidden_layers)
-        if emphasis is not None:
-            params.update(parse_emphasis(emphasis))
-        params.update(parse_sparsity(sparsity))
+        params = estimator_parameters(given, hidden_layers=hidden_layers, emphasis=emphasis, sparsity=sparsity)
     except ValueError as exc:
         fail(str(exc))
-    params.update(
-        early_stopping=early_stopping, device=device, random_state=seed, verbose=not quiet,
+    estimator = getattr(ae, MODELS[model])(
+        **params, early_stopping=early_stopping, device=device, random_state=seed, verbose=not quiet,
         checkpoint_dir=str(out / "checkpoint"), resume=resume,
     )
-    estimator = getattr(ae, MODELS[model])(**params)
-
-    from aekit.datasets import get_dataset
-
-    try:
-        data = get_dataset(dataset, **({} if data_home is None else {"data_home": data_home}))
-    except (FileNotFoundError, ValueError, TypeError, OSError) as exc:
-        fail(str(exc))
-    X = data.X if n_samples is None else data.X[:n_samples]
-    t0 = time.perf_counter()
-    try:
-        estimator.fit(X)
-    except (ValueError, TypeError, FloatingPointError) as exc:
-        fail(str(exc))
-    train_seconds = time.perf_counter() - t0
-
-    metrics, figures = summarize_autoencoder(estimator, X, data.image_shape, seed)
-    metrics.update(train_seconds=round(train_seconds, 3), n_samples=int(X.shape[0]))
-    write_run(
-        out, command=f"train {model}", dataset=dataset, estimator=estimator, metrics=metrics,
-        figures=figures, history=estimator.history_, started=started,
-    )
+    run_fit(command, estimator, lambda est, X, data: summarize_autoencoder(est, X, data.image_shape, seed),
+            dataset=dataset, data_home=data_home, n_samples=n_samples, quiet=quiet, out=out, history=True,
+            step_bar=False)  # the trainer draws its own progress bar
 
 
 def untrained_control(estimator, X):

@@ -119,7 +119,8 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _load_csv(path: Path, *, label_column=None, **_) -> Dataset:
+def _csv_rows(path: Path) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """``(header or None, [(line number, cells), ...])`` of the non-blank rows; a first row without numbers is the header."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = [(i, r) for i, r in enumerate(csv.reader(fh), start=1) if any(c.strip() for c in r)]
     if not rows:
@@ -130,22 +131,27 @@ def _load_csv(path: Path, *, label_column=None, **_) -> Dataset:
         rows = rows[1:]
     if not rows:
         raise ValueError(f"{path}: the CSV file has a header but zero samples.")
-    width = len(header) if header is not None else len(rows[0][1])
-    names = header or [str(j + 1) for j in range(width)]
+    return header, rows
 
-    label = None
-    if label_column is not None:
-        if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
-            if header is None or label_column not in header:
-                cols = ", ".join(map(repr, header)) if header else "(no header: give a column number)"
-                raise ValueError(f"{path}: no column named {label_column!r}; columns are {cols}.")
-            label = header.index(label_column)
-        else:
-            label = int(label_column)
-            if not -width <= label < width:
-                raise ValueError(f"{path}: label_column={label_column} is outside the {width} columns.")
-            label %= width
 
+def _label_index(path: Path, label_column, header: list[str] | None, width: int) -> int | None:
+    """The 0-based index of the label column (given by name or by number, negative from the end), or None."""
+    if label_column is None:
+        return None
+    if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
+        if header is None or label_column not in header:
+            cols = ", ".join(map(repr, header)) if header else "(no header: give a column number)"
+            raise ValueError(f"{path}: no column named {label_column!r}; columns are {cols}.")
+        return header.index(label_column)
+    label = int(label_column)
+    if not -width <= label < width:
+        raise ValueError(f"{path}: label_column={label_column} is outside the {width} columns.")
+    return label % width
+
+
+def _csv_table(path: Path, rows, names: list[str], label: int | None) -> tuple[np.ndarray, list[str]]:
+    """The feature cells as a float64 array (n, width - 1 with labels) and the label cells, row by row checked."""
+    width = len(names)
     X = np.empty((len(rows), width - (label is not None)), dtype=np.float64)
     y = []
     for r, (line, cells) in enumerate(rows):
@@ -174,6 +180,15 @@ def _load_csv(path: Path, *, label_column=None, **_) -> Dataset:
         )
     if X.shape[1] == 0:
         raise ValueError(f"{path}: no feature columns left after taking the labels out.")
+    return X, y
+
+
+def _load_csv(path: Path, *, label_column=None, **_) -> Dataset:
+    header, rows = _csv_rows(path)
+    width = len(header) if header is not None else len(rows[0][1])
+    names = header or [str(j + 1) for j in range(width)]
+    label = _label_index(path, label_column, header, width)
+    X, y = _csv_table(path, rows, names, label)
     extras = {"columns": [n for j, n in enumerate(names) if j != label]}
     labels = None
     if label is not None:

@@ -19,10 +19,10 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit._validation import resolve_option
+from aekit._torch import as_device_tensor, make_generator, one_cpu_thread, resolve_device, to_numpy
+from aekit._validation import ArrayTransformerMixin, resolve_option
 from aekit.decomposition._pca import PCA, check_codes
 
 __all__ = [
@@ -242,26 +242,17 @@ _ALGORITHMS = {"parallel": ica_parallel, "deflation": ica_deflation}
 _SERIAL_WORK = 1 << 22
 
 
-@contextlib.contextmanager
 def _serial_if_small(device: torch.device, work: int):
-    """Run a loop of small tensor operations on one CPU thread, then restore the thread count.
+    """A context that runs a loop of small tensor operations on one CPU thread (:func:`one_cpu_thread`).
 
     The same remedy as scikit-learn's KMeans, which limits its BLAS threads
     around loops of small products.
     """
-    if device.type != "cpu" or work > _SERIAL_WORK:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    return one_cpu_thread(device) if work <= _SERIAL_WORK else contextlib.nullcontext()
 
 
 # ---------------------------------------------------------------- estimator
-class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class FastICA(ArrayTransformerMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Independent component analysis by FastICA (Hyvärinen 1999).
 
     The data are centred and whitened by PCA, :math:`z = K (x - \mu)` with
@@ -379,7 +370,7 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Find the unmixing matrix for ``X`` of shape (n_samples, n_features); returns ``self``."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = self._validate(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(f"FastICA needs at least 2 samples to whiten the data, got {X.shape[0]} sample.")
         device = resolve_device(self.device)
@@ -435,7 +426,7 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Estimated sources (n_samples, n_components_) of ``X`` (n_samples, n_features)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X, reset=False)
         device = resolve_device(self.device)
         Xt = as_device_tensor(X, device)
         W = torch.as_tensor(self.components_, dtype=Xt.dtype, device=device)
@@ -448,12 +439,3 @@ class FastICA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         A = torch.as_tensor(self.mixing_, dtype=St.dtype, device=St.device)
         mean = torch.as_tensor(self.mean_, dtype=St.dtype, device=St.device)
         return to_numpy(St @ A.T + mean)
-
-    @property
-    def _n_features_out(self):
-        return self.n_components_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

@@ -14,7 +14,7 @@ mean ``m + d`` and scatter ``sum (x-m)(x-m)^T - n d d^T`` follow from the
 column sums of the shifted chunks. Shifting data that sit far from the origin
 avoids the cancellation of ``X^T X - n mu mu^T``; summing chunk Gram matrices
 in float64 keeps the error at about one float32 rounding of the largest
-eigenvalue (measured on MNIST: 1e-7 relative). The eigendecomposition of
+eigenvalue (measurements: benchmarks/results/notes.md). The eigendecomposition of
 float32 data is a float32 eigensolve whose leading vectors are refined in
 float64 (Rayleigh-Ritz). Batches seen by ``partial_fit``
 are merged with the pairwise update of Chan, Golub & LeVeque, so streaming the
@@ -100,7 +100,7 @@ def _accumulate(X: torch.Tensor, rows: int, shift: torch.Tensor | None):
 
     On the CPU the loop runs in NumPy: its BLAS threads then never wait for
     torch's OpenMP threads, which keep spinning for a while after each torch
-    operation and would slow every interleaved ``syrk`` (measured: +20 %).
+    operation and would slow every interleaved ``syrk``.
     """
     n, d = X.shape
     if X.device.type == "cpu":
@@ -250,9 +250,9 @@ def refine_top_eigenvectors(covariance: torch.Tensor, vectors: torch.Tensor):
     With ``Q`` an orthonormal basis of the rows of ``vectors`` (k, d), the
     eigenpairs of :math:`H = Q C Q^\top` (k, k) give the best approximations of
     the eigenpairs of ``C`` inside that subspace. Eigenvalue errors are
-    quadratic in the subspace's angle, so vectors from a float32 eigensolver
-    (angle about 1e-5 on MNIST) give float64-accurate eigenvalues (1e-12
-    relative measured) at the cost of a float32 eigensolve plus :math:`O(d^2 k)`.
+    quadratic in the subspace's angle, so the small angle of vectors from a
+    float32 eigensolver gives eigenvalues close to float64 accuracy
+    (benchmarks/results/notes.md), at the cost of a float32 eigensolve plus :math:`O(d^2 k)`.
 
     Returns ``(eigenvalues (k,), eigenvectors (k, d))``, descending, signs fixed.
     """

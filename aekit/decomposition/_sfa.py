@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from aekit._torch import resolve_device, to_numpy
+from aekit._validation import ArrayTransformerMixin
 from aekit.decomposition._pca import (
     _select_n_components,
     as_device_tensor,
@@ -98,7 +99,7 @@ def slow_directions(Z: torch.Tensor):
 
 
 # ---------------------------------------------------------------- estimator
-class SFA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SFA(ArrayTransformerMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Slow feature analysis: outputs that vary as slowly as possible in time.
 
     Rows of ``X`` are consecutive time steps. SFA finds functions
@@ -184,7 +185,7 @@ class SFA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the slow features of the time series ``X`` (n_samples, n_features); returns ``self``."""
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = self._validate(X, reset=True)
         span = (self.embedding_dim - 1) * self.delay
         if X.shape[0] - span < 2:
             raise ValueError(
@@ -235,7 +236,7 @@ class SFA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Slow features (n_samples - (m-1) delay, n_components_) of the series ``X``, slowest first."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X, reset=False)
         span = (self.embedding_dim - 1) * self.delay
         if X.shape[0] <= span:
             raise ValueError(
@@ -254,12 +255,3 @@ class SFA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _rtol(self, n_dims: int) -> float:
         return default_rtol(n_dims, np.float64) if self.rtol is None else float(self.rtol)
-
-    @property
-    def _n_features_out(self):
-        return self.n_components_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

@@ -28,7 +28,7 @@ def preferred_inputs(W, *, norm: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     W : array or tensor of shape (n_hidden, n_features)
-        First-layer weights, one unit per row (``module.encoder_weights[0]``,
+        First-layer weights, one unit per row (an autoencoder's ``filters_``,
         ``torch.nn.Linear.weight``).
     norm : float
         Radius ``rho`` of the input constraint, > 0 (1 in the lecture; the

@@ -1,5 +1,12 @@
-"""Manifold learning: self-organizing maps, curvilinear component analysis, principal curves, ..."""
+"""Manifold learning: self-organizing maps, curvilinear component analysis, principal curves, ...
 
+Also :func:`residual_variance`, the distance-preservation measure of Isomap's
+dimensionality curve (beside MDS; :mod:`aekit.metrics` re-exports it).
+"""
+
+# First: aekit.metrics re-exports residual_variance, and until the SOM kernels move into this
+# package, importing them (from _cca and _som below) loads aekit.metrics part-way through this file.
+from aekit.manifold._mds import residual_variance
 from aekit.manifold._cca import CurvilinearComponentAnalysis
 from aekit.manifold._isomap import Isomap
 from aekit.manifold._kernel_pca import KernelPCA
@@ -14,4 +21,5 @@ __all__ = [
     "Isomap",
     "LocallyLinearEmbedding",
     "KernelPCA",
+    "residual_variance",
 ]

@@ -38,10 +38,19 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit.manifold._som import _leading_axes, _one_cpu_thread, unit_sums
+from aekit._torch import (
+    as_device_tensor,
+    leading_axes,
+    make_generator,
+    map_rows,
+    one_cpu_thread,
+    resolve_device,
+    to_numpy,
+)
+from aekit._validation import ArrayTransformerMixin
+from aekit.manifold._som import unit_sums
 from aekit.metrics._som import best_matching_units
 
 __all__ = [
@@ -49,6 +58,7 @@ __all__ = [
     "step_weight",
     "exponential_weight",
     "cca_step",
+    "anneal",
     "cca_stress",
     "place_points",
     "geodesic_distances",
@@ -102,9 +112,9 @@ def place_points(D_new: torch.Tensor, P_embedding: torch.Tensor, *, n_neighbors:
         y = sum_j w_j y_j / sum_j w_j,    w_j = 1 / X_j^2
 
     so a point on a prototype gets that prototype's embedding. (Refining ``y``
-    further by minimizing its own stress against these few prototypes was
-    measured to place held-out swiss-roll and S-curve points slightly less
-    trustworthily: the prototypes' local distortions are averaged out here.)
+    further by minimizing its own stress against these few prototypes places
+    held-out points less trustworthily: the prototypes' local distortions are
+    averaged out here; see benchmarks/results/notes.md.)
     Returns ``(n, k)``.
     """
     k = min(n_neighbors, D_new.shape[1])
@@ -165,8 +175,38 @@ def kmeans_prototypes(X: torch.Tensor, n_prototypes: int, generator: torch.Gener
     return C
 
 
+def anneal(Y: torch.Tensor, D: torch.Tensor, weight, *, radii: tuple[float, float], learning_rates: tuple[float, float],
+           max_iter: int, pivots_per_step: int, generator: torch.Generator) -> list[dict]:
+    """Run CCA's rule on the embedding ``Y`` ``(m, k)`` in place, for input distances ``D`` ``(m, m)``.
+
+    Each epoch visits every point once as a pivot, ``pivots_per_step`` at a
+    time in a random order (:func:`cca_step`). The learning rate and the radius
+    decay geometrically over all steps ``t / T`` from the first to the second
+    value of ``learning_rates`` and ``radii``. Returns the per-epoch history
+    (epoch, learning rate, radius at its last step).
+    """
+    (a0, a1), (r0, r1) = learning_rates, radii
+    m = Y.shape[0]
+    p = min(int(pivots_per_step), m)
+    steps = -(-m // p)
+    T = int(max_iter) * steps
+    history, t = [], 0
+    with one_cpu_thread(Y.device):  # thousands of tiny steps: threads cost more than they save
+        for epoch in range(int(max_iter)):
+            order = torch.randperm(m, generator=generator, device=Y.device)
+            for s in range(steps):
+                u = t / T
+                alpha = a0 * (a1 / a0) ** u
+                lam = r0 * (r1 / r0) ** u
+                pivots = order[s * p : (s + 1) * p]
+                cca_step(Y, pivots, D[pivots], alpha, lam, weight)
+                t += 1
+            history.append({"epoch": epoch + 1, "learning_rate": alpha, "radius": lam})
+    return history
+
+
 # ---------------------------------------------------------------------------- estimator
-class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
+class CurvilinearComponentAnalysis(ArrayTransformerMixin, TransformerMixin, BaseEstimator):
     """Curvilinear component analysis (Demartines & Hérault 1997), in torch on CPU or CUDA.
 
     Minimizes ``E = 1/2 sum_ij (X_ij - Y_ij)^2 F(Y_ij, lambda)`` between input
@@ -234,6 +274,10 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
     Transactions on Neural Networks*, 8(1), 148-154.
     """
 
+    # computed in float32 (float64 input too): its outputs are float32
+    _dtypes = (np.float32, np.float64)
+    _preserves_dtype = ("float32",)
+
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "neighborhood": [StrOptions(set(WEIGHTS))],
@@ -290,12 +334,15 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
 
-    def _validate(self, X, *, reset: bool):
-        return validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Embed ``X`` ``(n_samples, n_features)``; returns ``self``."""
+        """Embed ``X`` ``(n_samples, n_features)``; returns ``self``.
+
+        Prototypes (:meth:`_prototypes`) and their input distances, an initial
+        embedding (:meth:`_initial_embedding`), the radii of the neighbourhood
+        (:meth:`_radii`), then CCA's rule (:func:`anneal`); the other samples are
+        placed from the prototypes (:func:`place_points`).
+        """
         X = self._validate(X, reset=True)
         n = X.shape[0]
         if n < 2:
@@ -304,51 +351,22 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         generator = make_generator(self.random_state, device)
         weight = WEIGHTS[self.neighborhood]
         Xt = as_device_tensor(X, device, torch.float32)
-
-        # prototypes: all samples, or a codebook of n_prototypes
-        if n <= self.n_prototypes:
-            P = Xt
-        elif self.quantizer == "kmeans":
-            P = kmeans_prototypes(Xt, self.n_prototypes, generator)
-        else:
-            P = Xt[torch.randperm(n, generator=generator, device=device)[: self.n_prototypes]]
-        m = P.shape[0]
+        P = self._prototypes(Xt, generator)
         if self.metric == "geodesic":
             D = geodesic_distances(P, self.graph_neighbors)
         else:
             D = torch.cdist(P, P, compute_mode="donot_use_mm_for_euclid_dist")  # (m, m) input distances
-
         Y = self._initial_embedding(P, generator)
-        radius = float(torch.cdist(Y, Y).max()) if self.radius is None else float(self.radius)
-        radius = radius if radius > 0 else 1.0  # all samples identical: nothing to unfold
-        if self.radius_final is None:
-            kth = min(8, m - 1)
-            radius_final = 2.0 * float(torch.kthvalue(D, kth + 1, dim=1).values.median())  # +1: self at 0
-            radius_final = radius_final if radius_final > 0 else radius * 1e-2
-        else:
-            radius_final = float(self.radius_final)
-        a0, a1 = float(self.learning_rate), float(self.learning_rate_final)
-
-        p = min(int(self.pivots_per_step), m)
-        steps = -(-m // p)
-        T = int(self.max_iter) * steps
-        history, t = [], 0
-        with _one_cpu_thread(device):  # thousands of tiny steps: threads cost more than they save
-            for epoch in range(int(self.max_iter)):
-                order = torch.randperm(m, generator=generator, device=device)
-                for s in range(steps):
-                    u = t / T
-                    alpha = a0 * (a1 / a0) ** u
-                    lam = radius * (radius_final / radius) ** u
-                    pivots = order[s * p : (s + 1) * p]
-                    cca_step(Y, pivots, D[pivots], alpha, lam, weight)
-                    t += 1
-                history.append({"epoch": epoch + 1, "learning_rate": alpha, "radius": lam})
+        radius, radius_final = self._radii(Y, D)
+        history = anneal(
+            Y, D, weight, radii=(radius, radius_final), generator=generator, max_iter=self.max_iter,
+            learning_rates=(float(self.learning_rate), float(self.learning_rate_final)),
+            pivots_per_step=self.pivots_per_step,
+        )
         if not bool(torch.isfinite(Y).all()):
             raise ValueError(
                 "CCA diverged (non-finite embedding); lower learning_rate or pivots_per_step, or scale the data."
             )
-
         self.prototypes_ = to_numpy(P).astype(np.float32)
         self.prototype_embedding_ = to_numpy(Y).astype(np.float32)
         self.radius_ = radius
@@ -356,8 +374,31 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         self.stress_ = cca_stress(Y, D, radius_final, weight)
         self.history_ = history
         self.n_iter_ = int(self.max_iter)
-        self.embedding_ = self.prototype_embedding_.copy() if m == n else self._place(Xt)
+        self.embedding_ = self.prototype_embedding_.copy() if P.shape[0] == n else self._place(Xt)
         return self
+
+    def _prototypes(self, Xt: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The points CCA runs on ``(m, d)``: all samples, or a codebook of ``n_prototypes``."""
+        n = Xt.shape[0]
+        if n <= self.n_prototypes:
+            return Xt
+        if self.quantizer == "kmeans":
+            return kmeans_prototypes(Xt, self.n_prototypes, generator)
+        return Xt[torch.randperm(n, generator=generator, device=Xt.device)[: self.n_prototypes]]
+
+    def _radii(self, Y: torch.Tensor, D: torch.Tensor) -> tuple[float, float]:
+        """The neighbourhood radius at the start and at the end: ``radius`` / ``radius_final``, or their defaults.
+
+        By default the start is the initial embedding's diameter, the end twice
+        the median distance of a point to its 8th nearest prototype.
+        """
+        radius = float(torch.cdist(Y, Y).max()) if self.radius is None else float(self.radius)
+        radius = radius if radius > 0 else 1.0  # all samples identical: nothing to unfold
+        if self.radius_final is not None:
+            return radius, float(self.radius_final)
+        kth = min(8, D.shape[0] - 1)
+        radius_final = 2.0 * float(torch.kthvalue(D, kth + 1, dim=1).values.median())  # +1: self at 0
+        return radius, radius_final if radius_final > 0 else radius * 1e-2
 
     def _initial_embedding(self, P: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         m, d = P.shape
@@ -366,7 +407,7 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
             scale = float(P.std(0).max()) or 1.0
             return (torch.rand(m, k, generator=generator, device=P.device) - 0.5) * (2 * scale)
         Pc = P - P.mean(0)
-        axes, var = _leading_axes(Pc, min(k, d), generator)
+        axes, var = leading_axes(Pc, min(k, d), generator)
         Y = Pc @ axes.T
         if k > Y.shape[1]:  # more components than features: pad with small noise
             pad = torch.randn(m, k - Y.shape[1], generator=generator, device=P.device)
@@ -374,14 +415,14 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
         return Y.contiguous()
 
     def _place(self, Xt: torch.Tensor) -> np.ndarray:
-        device = Xt.device
-        P = torch.as_tensor(self.prototypes_, device=device)
-        Yp = torch.as_tensor(self.prototype_embedding_, device=device)
-        out = []
-        for start in range(0, Xt.shape[0], 8192):
-            D_new = torch.cdist(Xt[start : start + 8192], P, compute_mode="donot_use_mm_for_euclid_dist")
-            out.append(place_points(D_new, Yp, n_neighbors=self.n_neighbors))
-        return to_numpy(torch.cat(out)).astype(np.float32)
+        P = torch.as_tensor(self.prototypes_, device=Xt.device)
+        Yp = torch.as_tensor(self.prototype_embedding_, device=Xt.device)
+
+        def place(x: torch.Tensor) -> torch.Tensor:
+            D_new = torch.cdist(x, P, compute_mode="donot_use_mm_for_euclid_dist")
+            return place_points(D_new, Yp, n_neighbors=self.n_neighbors)
+
+        return to_numpy(map_rows(place, Xt)).astype(np.float32)
 
     def transform(self, X):
         """Embed points by interpolating their nearest prototypes (:func:`place_points`), ``(n, n_components)``."""
@@ -393,8 +434,3 @@ class CurvilinearComponentAnalysis(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         """``fit(X)`` and return the embedding of the training samples ``embedding_``."""
         return self.fit(X).embedding_.copy()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags

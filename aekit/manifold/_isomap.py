@@ -7,13 +7,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from aekit._torch import make_numpy_rng, resolve_device, to_numpy
-from aekit._validation import check_n_components
+from aekit._validation import EmbeddingMixin, check_n_components
 from aekit.manifold._eigen import EIGEN_SOLVERS
 from aekit.manifold._graph import (
     LANDMARK_METHODS,
@@ -26,13 +26,12 @@ from aekit.manifold._graph import (
     query_neighbors,
     select_landmarks,
 )
-from aekit.manifold._mds import classical_mds, landmark_mds, mds_project, mean_square_rows
-from aekit.metrics._embedding import residual_variance
+from aekit.manifold._mds import classical_mds, landmark_mds, mds_project, mean_square_rows, residual_variance
 
 __all__ = ["Isomap"]
 
 
-class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class Isomap(EmbeddingMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Isometric mapping: classical MDS of geodesic distances along a neighbourhood graph.
 
     1. Connect each point to its ``n_neighbors`` nearest points (or to all
@@ -193,7 +192,7 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return dict(solver=self.eigen_solver, tol=self.tol, max_iter=self.max_iter, random_state=rng)
 
     def _fit(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = self._validate(X, reset=True, ensure_min_samples=2)
         n = X.shape[0]
         check_neighbors(self.n_neighbors, self.radius, n)
         device = resolve_device(self.device)
@@ -230,26 +229,6 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.mean_sq_distances_ = to_numpy(mean_sq)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Build the graph, its geodesic distances and their MDS embedding.
-
-        Parameters
-        ----------
-        X : array-like (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return ``embedding_`` (n_samples, n_components)."""
-        return self._fit(X).embedding_
-
     # ------------------------------------------------------------ transform
     def _reference_distances(self, device) -> tuple[torch.Tensor, bool]:
         """Geodesic distances from the training points to the MDS references, and their layout."""
@@ -258,18 +237,13 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return torch.from_numpy(np.asarray(self.dist_matrix_)).to(device), False
 
     def transform(self, X):
-        """Embed new points through their neighbours in the training graph.
+        """Embeddings (n_queries, n_components) of new points ``X`` (n_queries, n_features).
 
-        Parameters
-        ----------
-        X : array-like (n_queries, n_features)
-
-        Returns
-        -------
-        ndarray (n_queries, n_components)
+        Each point's geodesic distances to the references run through its
+        neighbours in the training graph; MDS places it from them.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate(X, reset=False)
         device = resolve_device(self.device)
         dist, ind = query_neighbors(self._neighbors(), X, n_neighbors=self.n_neighbors, radius=self.radius)
         D, by_column = self._reference_distances(device)
@@ -317,12 +291,3 @@ class Isomap(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return np.array(
             [residual_variance(D, Y[:, :d], rows=rows, device=device) for d in range(1, max_components + 1)]
         )
-
-    @property
-    def _n_features_out(self):
-        return self.embedding_.shape[1]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

@@ -6,13 +6,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from aekit._torch import make_numpy_rng, resolve_device, to_numpy
-from aekit._validation import resolve_option
+from aekit._validation import EmbeddingMixin, resolve_option
 from aekit.manifold._eigen import EIGEN_SOLVERS, top_eigenpairs
 
 __all__ = [
@@ -108,7 +108,7 @@ def centre_test_kernel(K_new: torch.Tensor, col_means: torch.Tensor, total_mean:
 
 
 # ------------------------------------------------------------------ estimator
-class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class KernelPCA(EmbeddingMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Kernel principal component analysis.
 
     With the centred kernel matrix ``K_c = (I - 1/n) K (I - 1/n) = A Λ A^T``
@@ -254,7 +254,7 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     # ------------------------------------------------------------ fit
     def _fit(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = self._validate(X, reset=True, ensure_min_samples=2)
         n, d = X.shape
         precomputed = self.kernel == "precomputed"
         if precomputed and n != d:
@@ -338,16 +338,6 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             self.X_transformed_fit_ = np.ascontiguousarray(to_numpy(Ym))
         self.dual_coef_ = np.ascontiguousarray(to_numpy(coef))
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit on ``X`` (n_samples, n_features), or an (n, n) kernel matrix with ``kernel='precomputed'``."""
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return the training embedding (n_samples, n_components)."""
-        return self._fit(X).embedding_
-
     # ------------------------------------------------------------ transform
     def transform(self, X):
         """Project new points onto the kernel principal components.
@@ -361,7 +351,7 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         ndarray (n_queries, n_components)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate(X, reset=False)
         device = resolve_device(self.device)
         Xt = torch.tensor(np.asarray(X), dtype=torch.float64, device=device)
         ref = torch.tensor(self.X_fit_, dtype=torch.float64, device=device)
@@ -417,13 +407,8 @@ class KernelPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         X = K @ torch.from_numpy(self.dual_coef_).to(device)
         return to_numpy(X).astype(Y.dtype if Y.dtype == np.float32 else np.float64, copy=False)
 
-    @property
-    def _n_features_out(self):
-        return self.eigenvalues_.shape[0]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.kernel == "precomputed"
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -9,12 +9,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from aekit._torch import make_numpy_rng, resolve_device, to_numpy
+from aekit._validation import EmbeddingMixin
 from aekit.manifold._eigen import bottom_eigenpairs
 from aekit.manifold._graph import check_neighbors
 
@@ -140,7 +141,7 @@ def modified_lle_cost(X: torch.Tensor, ind: torch.Tensor, n_components: int, reg
     return rows, cols, vals
 
 
-class LocallyLinearEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class LocallyLinearEmbedding(EmbeddingMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Locally linear embedding: keep each point's reconstruction from its neighbours.
 
     1. Reconstruction weights ``W`` (rows sum to one) from the ``n_neighbors``
@@ -250,7 +251,7 @@ class LocallyLinearEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return nn
 
     def _fit(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = self._validate(X, reset=True, ensure_min_samples=2)
         n, d = X.shape
         check_neighbors(self.n_neighbors, None, n)
         if self.n_components > d:
@@ -310,29 +311,14 @@ class LocallyLinearEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 stacklevel=3,
             )
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Compute the embedding of ``X`` (n_samples, n_features); returns self."""
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return ``embedding_`` (n_samples, n_components)."""
-        return self._fit(X).embedding_
-
     def transform(self, X):
-        """Embed new points: their reconstruction weights applied to their neighbours' embedding.
+        """Embeddings (n_queries, n_components) of new points ``X`` (n_queries, n_features).
 
-        Parameters
-        ----------
-        X : array-like (n_queries, n_features)
-
-        Returns
-        -------
-        ndarray (n_queries, n_components)
+        Each point's reconstruction weights from its training neighbours,
+        applied to their embeddings.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate(X, reset=False)
         device = resolve_device(self.device)
         ind = self._neighbors().kneighbors(X, n_neighbors=self.n_neighbors, return_distance=False)
         train = _float64(self.X_fit_, device)
@@ -341,12 +327,3 @@ class LocallyLinearEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Y = _float64(self.embedding_, device)
         out = (W[:, :, None] * Y[indt]).sum(1)
         return to_numpy(out).astype(X.dtype, copy=False)
-
-    @property
-    def _n_features_out(self):
-        return self.embedding_.shape[1]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

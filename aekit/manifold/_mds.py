@@ -5,17 +5,32 @@ of the squared distances gives a Gram matrix whose top eigenvectors, scaled by
 the square roots of their eigenvalues, are the coordinates. Landmark MDS
 (de Silva & Tenenbaum 2003) does this for ``L`` landmarks only and places
 every other point by distance-based triangulation, in ``O(n L)`` memory.
+:func:`residual_variance` measures how well an embedding keeps the distances
+MDS was given (Isomap's dimensionality curve).
 """
 
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 
+from aekit._torch import as_float_matrix, resolve_device, sq_dists
 from aekit.manifold._eigen import top_eigenpairs
 
-__all__ = ["mean_square_rows", "double_centre", "classical_mds", "landmark_mds", "mds_project", "clip_spectrum"]
+__all__ = [
+    "mean_square_rows",
+    "double_centre",
+    "classical_mds",
+    "landmark_mds",
+    "mds_project",
+    "clip_spectrum",
+    "residual_variance",
+]
+
+# Elements of one block of float64 distances in residual_variance (a few are alive at a time, ~256 MB at most).
+_BLOCK = 2**23
 
 
 def mean_square_rows(D: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
@@ -174,3 +189,81 @@ def landmark_mds(
         block = D_landmarks[:, s : s + chunk].T  # (b, L)
         Y[s : s + chunk] = mds_project(block * block, mean_sq, values, vectors)
     return Y, values, vectors, mean_sq
+
+
+def residual_variance(D_geodesic, Y, *, rows=None, device="cpu") -> float:
+    r"""Residual variance ``1 - R^2`` of embedding distances against geodesic distances.
+
+    .. math::
+
+        1 - \operatorname{corr}\bigl(D_G(i, j), \lVert y_i - y_j \rVert\bigr)^2
+
+    over all pairs ``i < j`` (Tenenbaum et al. 2000, Fig. 2). Small values
+    mean the embedding distances are (up to an affine map) the geodesic ones.
+
+    Parameters
+    ----------
+    D_geodesic : array-like, shape (n_samples, n_samples) or (n_rows, n_samples)
+        Geodesic (graph shortest-path) distances. A rectangular matrix holds
+        only the rows ``rows`` (e.g. the distances from landmark points); the
+        pairs are then ``(rows[a], j)`` for every ``j != rows[a]``.
+    Y : array-like, shape (n_samples, n_components)
+        The embedding.
+    rows : array-like of int, shape (n_rows,), optional
+        Which points the rows of a rectangular ``D_geodesic`` belong to.
+    device : str or torch.device
+
+    Returns
+    -------
+    float in [0, 1]
+
+    References
+    ----------
+    Tenenbaum, de Silva & Langford (2000), A global geometric framework for
+    nonlinear dimensionality reduction, Science 290.
+    """
+    device = resolve_device(device)
+    D = as_float_matrix(D_geodesic, "D_geodesic", device)
+    Y = as_float_matrix(Y, "Y", device)
+    n = Y.shape[0]
+    if D.shape[1] != n:
+        raise ValueError(f"D_geodesic has {D.shape[1]} columns but Y has {n} rows; they must match.")
+    if rows is None:
+        if D.shape[0] != n:
+            raise ValueError(
+                f"D_geodesic has shape {tuple(D.shape)}; pass a square (n, n) matrix, "
+                "or the row indices `rows` of a rectangular one."
+            )
+        rows_t = torch.arange(n, device=device)
+        upper = True
+    else:
+        rows_t = torch.as_tensor(np.asarray(rows), device=device).long().reshape(-1)
+        if rows_t.numel() != D.shape[0]:
+            raise ValueError(f"rows has {rows_t.numel()} entries but D_geodesic has {D.shape[0]} rows.")
+        if rows_t.numel() and (rows_t.min() < 0 or rows_t.max() >= n):
+            raise ValueError(f"rows must be indices in [0, {n}).")
+        upper = False
+    if n < 3:
+        raise ValueError(f"residual_variance needs at least 3 points, got {n}.")
+    Y = Y - Y.mean(0)
+    ny = (Y * Y).sum(1)
+    sums = torch.zeros(5, dtype=torch.float64, device=device)  # sum a, b, a^2, b^2, ab
+    count = 0
+    cols = torch.arange(n, device=device)
+    chunk = max(1, _BLOCK // n)
+    for s in range(0, D.shape[0], chunk):
+        r = rows_t[s : s + chunk]
+        a = D[s : s + chunk]
+        b = sq_dists(Y[r], Y, ny, ny[r]).sqrt_()
+        keep = cols[None, :] > r[:, None] if upper else cols[None, :] != r[:, None]
+        a, b = a[keep], b[keep]
+        sums += torch.stack([a.sum(), b.sum(), (a * a).sum(), (b * b).sum(), (a * b).sum()])
+        count += a.numel()
+    sa, sb, saa, sbb, sab = (float(v) for v in sums)
+    cov = sab / count - (sa / count) * (sb / count)
+    var_a = saa / count - (sa / count) ** 2
+    var_b = sbb / count - (sb / count) ** 2
+    if var_a <= 0 or var_b <= 0:
+        raise ValueError("residual_variance is undefined: all geodesic or all embedding distances are equal.")
+    r2 = cov * cov / (var_a * var_b)
+    return float(min(1.0, max(0.0, 1.0 - r2)))

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit.manifold._som import _leading_axes
+from aekit._torch import as_device_tensor, leading_axes, make_generator, resolve_device, to_numpy
+from aekit._validation import ArrayTransformerMixin
 
 __all__ = ["PrincipalCurve", "project_to_polyline", "local_linear_smooth", "polyline_arc_length", "point_at_arc_length"]
 
@@ -114,7 +114,7 @@ def point_at_arc_length(curve: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- estimator
-class PrincipalCurve(TransformerMixin, BaseEstimator):
+class PrincipalCurve(ArrayTransformerMixin, TransformerMixin, BaseEstimator):
     """Hastie-Stuetzle principal curve, in torch on CPU or CUDA.
 
     ``transform`` gives the arc-length position ``lambda`` ``(n, 1)`` of the
@@ -154,6 +154,10 @@ class PrincipalCurve(TransformerMixin, BaseEstimator):
     Statistical Association*, 84(406), 502-516.
     """
 
+    # computed in float32 (float64 input too): its outputs are float32
+    _dtypes = (np.float32, np.float64)
+    _preserves_dtype = ("float32",)
+
     _parameter_constraints = {
         "span": [Interval(Real, 0, 1, closed="right")],
         "n_nodes": [Interval(Integral, 2, None, closed="left")],
@@ -169,9 +173,6 @@ class PrincipalCurve(TransformerMixin, BaseEstimator):
         self.tol = tol
         self.device = device
 
-    def _validate(self, X, *, reset: bool):
-        return validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the curve to ``X`` ``(n_samples, n_features)``; returns ``self``."""
@@ -181,7 +182,7 @@ class PrincipalCurve(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         Xt = as_device_tensor(X, device, torch.float32)
         mean = Xt.mean(0)
-        axis, _ = _leading_axes(Xt - mean, 1, make_generator(0, device))  # deterministic start
+        axis, _ = leading_axes(Xt - mean, 1, make_generator(0, device))  # deterministic start
         lam = (Xt - mean) @ axis[0]
         resid = (Xt - mean) - torch.outer(lam, axis[0])  # residuals from the first principal component line
         lam = lam - lam.min()
@@ -235,8 +236,3 @@ class PrincipalCurve(TransformerMixin, BaseEstimator):
     def score(self, X, y=None) -> float:
         """Negative mean squared distance to the curve (higher is better)."""
         return -float(self.projection_distances(X).mean())
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags

@@ -4,24 +4,23 @@
   :func:`denoising_error`.
 - Label information in codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`.
 - Codes themselves: :func:`sparsity_stats`, :func:`mean_contraction` (``||J||_F``).
+- Embeddings: :func:`trustworthiness`, :func:`continuity`, :func:`procrustes_disparity`,
+  :func:`residual_variance` (defined in :mod:`aekit.manifold`).
 - Filters: :func:`fit_gabor` / :func:`gabor_r2` (R² of a 2-D Gabor fit per filter).
-- All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``).
+- All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``), which
+  reads what a model offers through two small interfaces, :class:`Reconstructor` and
+  :class:`TorchEncoder`.
 """
 
 from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
 from aekit.metrics._contraction import jacobian_norms, mean_contraction
-from aekit.metrics._embedding import (
-    continuity,
-    procrustes_disparity,
-    residual_variance,
-    trustworthiness,
-    trustworthiness_continuity,
-)
-from aekit.metrics._evaluate import evaluate
+from aekit.metrics._embedding import continuity, procrustes_disparity, trustworthiness, trustworthiness_continuity
+from aekit.metrics._evaluate import Reconstructor, TorchEncoder, evaluate
 from aekit.metrics._gabor import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
 from aekit.metrics._som import quantization_error, topographic_error
+from aekit.manifold import residual_variance  # beside MDS in aekit.manifold; re-exported (last: see there)
 
 __all__ = [
     "reconstruction_error",
@@ -45,4 +44,6 @@ __all__ = [
     "gabor_r2",
     "gabor_function",
     "evaluate",
+    "Reconstructor",
+    "TorchEncoder",
 ]

@@ -1,15 +1,15 @@
 """How well an embedding keeps the geometry of its data: neighbourhoods, distances, shape.
 
-All four metrics take arrays (numpy or torch) and return a float.
+Each metric takes arrays (numpy or torch) and returns a float.
 
 * :func:`trustworthiness` and :func:`continuity` (Venna & Kaski) compare the
   ``k`` nearest neighbours of every point in the data and in the embedding.
   Ranks are read off neighbour lists and, beyond them, counted over blocks of
   rows on a torch device: memory is ``O(n)``, never ``O(n^2)``, so they run
   on 50,000 points.
-* :func:`residual_variance` is ``1 - R^2`` between geodesic distances and
-  embedding distances (Tenenbaum et al.), the quantity of Isomap's
-  dimensionality curve.
+* :func:`~aekit.manifold.residual_variance` (``1 - R^2`` between geodesic
+  and embedding distances, the quantity of Isomap's dimensionality curve) lives
+  beside MDS in :mod:`aekit.manifold`; :mod:`aekit.metrics` re-exports it.
 * :func:`procrustes_disparity` compares two embeddings up to translation,
   scale, rotation and reflection, with the semantics of
   :func:`scipy.spatial.procrustes`.
@@ -20,40 +20,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aekit._torch import resolve_device
+from aekit._torch import as_float_matrix, resolve_device, sq_dists
 
 __all__ = [
     "trustworthiness",
     "continuity",
     "trustworthiness_continuity",
-    "residual_variance",
     "procrustes_disparity",
 ]
 
 # Elements of one block of float64 distances (or comparisons); a few blocks are
 # alive at a time, about 4 * 8 * _BLOCK bytes (~256 MB) at most.
 _BLOCK = 2**23
-
-
-def _as_2d(A, name: str, device, dtype=torch.float64) -> torch.Tensor:
-    # a copy for arrays: torch will not share read-only numpy memory
-    t = A.detach() if isinstance(A, torch.Tensor) else torch.tensor(np.asarray(A))
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {tuple(t.shape)}.")
-    if t.shape[0] == 0:
-        raise ValueError(f"{name} has zero samples.")
-    if not t.dtype.is_floating_point and t.dtype not in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
-        raise ValueError(f"{name} must hold numbers, got dtype {t.dtype}.")
-    t = t.to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or infinity; clean the data or the embedding first.")
-    return t
-
-
-def _sq_dists(A_rows: torch.Tensor, A: torch.Tensor, sq_norms: torch.Tensor, row_norms: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances ``|a_i - a_j|^2`` of ``(chunk, d)`` rows to ``(n, d)`` points."""
-    d = torch.addmm(row_norms[:, None] + sq_norms[None, :], A_rows, A.T, alpha=-2.0)
-    return d.clamp_min_(0.0)
 
 
 def _nearest(A: torch.Tensor, n_near: int) -> torch.Tensor:
@@ -73,7 +51,7 @@ def _nearest(A: torch.Tensor, n_near: int) -> torch.Tensor:
     out = torch.empty(n, n_near, dtype=torch.int64, device=A.device)
     chunk = max(1, _BLOCK // n)
     for s in range(0, n, chunk):
-        d = _sq_dists(A[s : s + chunk], A, sq, sq[s : s + chunk])
+        d = sq_dists(A[s : s + chunk], A, sq, sq[s : s + chunk])
         rows = torch.arange(d.shape[0], device=A.device)
         d[rows, rows + s] = float("inf")
         out[s : s + chunk] = torch.topk(d, n_near, dim=1, largest=False).indices
@@ -111,7 +89,7 @@ def _rank_excess(A: torch.Tensor, nearest: torch.Tensor, targets: torch.Tensor, 
     group = max(1, _BLOCK // n)
     for g in range(0, uniq.numel(), group):
         u = uniq[g : g + group]
-        d = _sq_dists(A[u], A, sq, sq[u])  # (G, n)
+        d = sq_dists(A[u], A, sq, sq[u])  # (G, n)
         d[torch.arange(u.numel(), device=device), u] = float("inf")
         # rows are ascending, so the pairs of this group are one contiguous run
         lo, hi = (int(v) for v in torch.searchsorted(inverse, torch.tensor([g, g + group], device=device)))
@@ -132,8 +110,8 @@ def _neighbourhood_penalties(X, Y, k: int, device) -> tuple[float, float, int]:
     their rank in the embedding (continuity).
     """
     device = resolve_device(device)
-    X = _as_2d(X, "X", device)
-    Y = _as_2d(Y, "Y", device)
+    X = as_float_matrix(X, "X", device)
+    Y = as_float_matrix(Y, "Y", device)
     n = X.shape[0]
     if Y.shape[0] != n:
         raise ValueError(f"X has {n} samples but the embedding Y has {Y.shape[0]}; they must match row for row.")
@@ -236,84 +214,6 @@ def continuity(X, Y, k: int = 5, *, device="cpu") -> float:
     return _normalise(sum_c, n, k)
 
 
-def residual_variance(D_geodesic, Y, *, rows=None, device="cpu") -> float:
-    r"""Residual variance ``1 - R^2`` of embedding distances against geodesic distances.
-
-    .. math::
-
-        1 - \operatorname{corr}\bigl(D_G(i, j), \lVert y_i - y_j \rVert\bigr)^2
-
-    over all pairs ``i < j`` (Tenenbaum et al. 2000, Fig. 2). Small values
-    mean the embedding distances are (up to an affine map) the geodesic ones.
-
-    Parameters
-    ----------
-    D_geodesic : array-like, shape (n_samples, n_samples) or (n_rows, n_samples)
-        Geodesic (graph shortest-path) distances. A rectangular matrix holds
-        only the rows ``rows`` (e.g. the distances from landmark points); the
-        pairs are then ``(rows[a], j)`` for every ``j != rows[a]``.
-    Y : array-like, shape (n_samples, n_components)
-        The embedding.
-    rows : array-like of int, shape (n_rows,), optional
-        Which points the rows of a rectangular ``D_geodesic`` belong to.
-    device : str or torch.device
-
-    Returns
-    -------
-    float in [0, 1]
-
-    References
-    ----------
-    Tenenbaum, de Silva & Langford (2000), A global geometric framework for
-    nonlinear dimensionality reduction, Science 290.
-    """
-    device = resolve_device(device)
-    D = _as_2d(D_geodesic, "D_geodesic", device)
-    Y = _as_2d(Y, "Y", device)
-    n = Y.shape[0]
-    if D.shape[1] != n:
-        raise ValueError(f"D_geodesic has {D.shape[1]} columns but Y has {n} rows; they must match.")
-    if rows is None:
-        if D.shape[0] != n:
-            raise ValueError(
-                f"D_geodesic has shape {tuple(D.shape)}; pass a square (n, n) matrix, "
-                "or the row indices `rows` of a rectangular one."
-            )
-        rows_t = torch.arange(n, device=device)
-        upper = True
-    else:
-        rows_t = torch.as_tensor(np.asarray(rows), device=device).long().reshape(-1)
-        if rows_t.numel() != D.shape[0]:
-            raise ValueError(f"rows has {rows_t.numel()} entries but D_geodesic has {D.shape[0]} rows.")
-        if rows_t.numel() and (rows_t.min() < 0 or rows_t.max() >= n):
-            raise ValueError(f"rows must be indices in [0, {n}).")
-        upper = False
-    if n < 3:
-        raise ValueError(f"residual_variance needs at least 3 points, got {n}.")
-    Y = Y - Y.mean(0)
-    ny = (Y * Y).sum(1)
-    sums = torch.zeros(5, dtype=torch.float64, device=device)  # sum a, b, a^2, b^2, ab
-    count = 0
-    cols = torch.arange(n, device=device)
-    chunk = max(1, _BLOCK // n)
-    for s in range(0, D.shape[0], chunk):
-        r = rows_t[s : s + chunk]
-        a = D[s : s + chunk]
-        b = _sq_dists(Y[r], Y, ny, ny[r]).sqrt_()
-        keep = cols[None, :] > r[:, None] if upper else cols[None, :] != r[:, None]
-        a, b = a[keep], b[keep]
-        sums += torch.stack([a.sum(), b.sum(), (a * a).sum(), (b * b).sum(), (a * b).sum()])
-        count += a.numel()
-    sa, sb, saa, sbb, sab = (float(v) for v in sums)
-    cov = sab / count - (sa / count) * (sb / count)
-    var_a = saa / count - (sa / count) ** 2
-    var_b = sbb / count - (sb / count) ** 2
-    if var_a <= 0 or var_b <= 0:
-        raise ValueError("residual_variance is undefined: all geodesic or all embedding distances are equal.")
-    r2 = cov * cov / (var_a * var_b)
-    return float(min(1.0, max(0.0, 1.0 - r2)))
-
-
 def procrustes_disparity(Y1, Y2) -> float:
     r"""Procrustes disparity between two embeddings of the same points.
 
@@ -343,8 +243,8 @@ def procrustes_disparity(Y1, Y2) -> float:
     ----------
     Gower (1975), Generalized Procrustes analysis, Psychometrika 40.
     """
-    A = _as_2d(Y1, "Y1", "cpu")
-    B = _as_2d(Y2, "Y2", "cpu")
+    A = as_float_matrix(Y1, "Y1", "cpu")
+    B = as_float_matrix(Y2, "Y2", "cpu")
     if A.shape != B.shape:
         raise ValueError(f"Y1 and Y2 must have the same shape, got {tuple(A.shape)} and {tuple(B.shape)}.")
     A = A - A.mean(0)

@@ -2,13 +2,14 @@
 
 What is measured, and on which rows (``X`` is the dataset, ``n`` its rows):
 
-- reconstruction (models that reconstruct: autoencoders and stacks through
-  ``predict``, other transformers through ``inverse_transform(transform(X))``),
+- reconstruction (models that reconstruct: a :class:`Reconstructor` through
+  its ``reconstruct``, other transformers through ``inverse_transform(transform(X))``),
   on all rows: ``reconstruction_mse`` (mean over entries), and for data and
   reconstructions in [0, 1] ``reconstruction_cross_entropy`` (summed over
   features, mean over samples: the papers' per-example loss); ``psnr`` with
   the data's range (1 for data in [0, 1]);
-- ``denoising_mse``, for models trained with a corruption: the same
+- ``denoising_mse``, for models trained with a corruption (a :class:`TorchEncoder`
+  whose ``input_corruption()`` is a corruption spec): the same
   corruption (seeded) applied to ``X``, the reconstruction of the corrupted
   rows against the clean ones;
 - ``classifier_accuracy`` for classifiers with integer or string labels;
@@ -18,13 +19,19 @@ What is measured, and on which rows (``X`` is the dataset, ``n`` its rows):
   and tested on the rest (``random_state`` fixes the split); sparsity
   statistics of the codes (mean activation, mean lifetime and population
   sparsity, dead and active fractions, kurtosis);
-- ``mean_contraction`` ``(1/n) Σ ‖J_f(x)‖_F`` of torch encoders on the first
-  ``n_contraction`` rows;
+- ``mean_contraction`` ``(1/n) Σ ‖J_f(x)‖_F`` of torch encoders (a :class:`TorchEncoder`)
+  on the first ``n_contraction`` rows;
 - ``trustworthiness`` and ``continuity`` (k = ``n_neighbors``) when the codes
   have at most 3 dimensions, on the first ``n_neighbourhood`` rows.
+
+What a model offers is read from two small interfaces, :class:`Reconstructor`
+and :class:`TorchEncoder`, which the autoencoder family implements; any model
+with those methods is measured the same way.
 """
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -34,9 +41,40 @@ from aekit.metrics._contraction import mean_contraction
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import sparsity_stats
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "Reconstructor", "TorchEncoder"]
 
 _LOW_DIMENSIONAL = 3
+
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """A fitted model that reconstructs its input itself.
+
+    ``reconstruct(X)`` takes ``X`` (n_samples, n_features) and returns the model's
+    reconstruction, same shape: what it was trained to output, which can differ
+    from ``inverse_transform(transform(X))`` (a k-sparse autoencoder keeps ``k``
+    units there and ``ceil(k_alpha·k)`` in ``transform``). The autoencoders and
+    stacked autoencoders of :mod:`aekit.autoencoders` implement it.
+    """
+
+    def reconstruct(self, X) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TorchEncoder(Protocol):
+    """A fitted model whose codes are a torch function of its input.
+
+    - ``torch_encoder()``: a callable ``x (n, n_features) tensor -> codes (n, n_components)``,
+      the codes ``transform`` returns (differentiable: the contraction is its Jacobian);
+    - ``input_corruption()``: the corruption its inputs got while it trained (a spec
+      for :func:`aekit.autoencoders.make_corruption`, such as ``"masking:0.25"``), or None.
+
+    Every estimator of the autoencoder family implements it (:class:`aekit.autoencoders.EncoderEstimator`).
+    """
+
+    def torch_encoder(self): ...
+
+    def input_corruption(self): ...
 
 
 def _is_classifier(model) -> bool:
@@ -47,28 +85,22 @@ def _is_classifier(model) -> bool:
 
 def _reconstructor(model):
     """``X -> X_hat`` for models that reconstruct their input, else None."""
-    from aekit.autoencoders import AutoencoderMaps
-
-    if isinstance(model, AutoencoderMaps):
-        return model.predict
+    if isinstance(model, Reconstructor):
+        return model.reconstruct
     if not _is_classifier(model) and hasattr(model, "inverse_transform") and hasattr(model, "transform"):
         return lambda X: model.inverse_transform(model.transform(X))
     return None
 
 
 def _corruption(model):
-    """The corruption spec an autoencoder-family model was trained with, else None."""
-    from aekit.autoencoders import EncoderEstimator
-
-    spec = model.input_corruption() if isinstance(model, EncoderEstimator) else None
+    """The corruption spec a :class:`TorchEncoder` was trained with, else None."""
+    spec = model.input_corruption() if isinstance(model, TorchEncoder) else None
     return spec if isinstance(spec, str) else None
 
 
 def _encoder(model):
-    """A torch callable ``x -> codes`` of a fitted autoencoder-family model (what ``transform`` uses), else None."""
-    from aekit.autoencoders import EncoderEstimator
-
-    return model.torch_encoder() if isinstance(model, EncoderEstimator) else None
+    """A torch callable ``x -> codes`` of a :class:`TorchEncoder` (what ``transform`` uses), else None."""
+    return model.torch_encoder() if isinstance(model, TorchEncoder) else None
 
 
 def _class_labels(y) -> bool:

@@ -1,7 +1,7 @@
 """Figures of what an autoencoder (or any layered model) learned and how it trained.
 
 Every function takes arrays (or tensors) and returns a matplotlib Figure; the
-arrays come from the model (``module.encoder_weights[0]``), from
+arrays come from the model (an autoencoder's ``filters_``), from
 :mod:`aekit.inspection` or from an estimator's ``history_``.
 """
 
@@ -41,7 +41,7 @@ def plot_filters(W, image_shape, *, n: int = 100, n_cols: int | None = None, tit
     Parameters
     ----------
     W : array or tensor of shape (n_units, prod(image_shape))
-        One filter per row, e.g. ``module.encoder_weights[0]`` or PCA's
+        One filter per row, e.g. an autoencoder's ``filters_`` or PCA's
         ``components_``. Per-tile scaling makes a filter and its preferred
         input (:func:`aekit.inspection.preferred_inputs`) look identical.
     image_shape : tuple

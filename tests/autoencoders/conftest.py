@@ -1,12 +1,8 @@
 """One intra-op thread for these tests: the networks are tiny and the CPU is shared."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread_here(one_torch_thread):
+    """Every test of this folder runs with :func:`one_torch_thread` (tests/conftest.py)."""

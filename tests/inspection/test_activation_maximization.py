@@ -14,13 +14,7 @@ from aekit.inspection import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: thread start-up costs dominate on a shared machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: thread start-up costs dominate
 
 
 def _layer(n_in=30, n_out=8, activation=None, seed=0):

@@ -13,13 +13,8 @@ from aekit.manifold._cca import cca_step, exponential_weight, kmeans_prototypes,
 from aekit.metrics import trustworthiness
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small problems: threads only add waiting (badly so on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small problems: threads only add waiting (badly so on a shared machine); module-scoped fits included
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 # ------------------------------------------------------------------ kernels

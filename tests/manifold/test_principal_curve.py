@@ -8,13 +8,8 @@ from aekit.manifold import PrincipalCurve
 from aekit.manifold._principal_curve import local_linear_smooth, point_at_arc_length, polyline_arc_length, project_to_polyline
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small problems: threads only add waiting (badly so on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small problems: threads only add waiting (badly so on a shared machine); module-scoped fits included
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 @pytest.fixture(scope="module")

@@ -93,14 +93,9 @@ if __name__ == "__main__":  # the run that gets killed: slowed down, checkpointi
 '''
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Bit-identity is checked between processes: give them all the same intra-op thread count
-    # (one thread is also much faster for these tiny models on a busy machine).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Bit-identity is checked between processes: give them all the same intra-op thread count
+# (one thread is also much faster for these tiny models on a busy machine).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _worker_namespace():

@@ -98,15 +98,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # torchrun gives each rank one thread too
-    yield
-    torch.set_num_threads(before)
-
-
-def test_two_cpu_ranks_match_a_single_process_run(tmp_path, one_thread):
+def test_two_cpu_ranks_match_a_single_process_run(tmp_path, one_torch_thread):  # torchrun gives each rank one thread too
     script = tmp_path / "ddp_worker.py"
     script.write_text(WORKER)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

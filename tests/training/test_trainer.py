@@ -9,13 +9,7 @@ from torch import nn
 from aekit.training import TrainableModule, Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models: one intra-op thread is faster, above all on a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread is faster on a busy machine
 
 
 class Ridge(TrainableModule):

@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from aekit import io as aio
-from aekit.cli import app
 from aekit.viz.explorer import (
     PageTooLarge,
     UnsupportedRun,
@@ -36,12 +34,7 @@ from aekit.viz.explorer._mlp import U16, U64, decode, layer_weight
 AUTOENCODERS = ["dae", "ksparse", "deep", "stacked"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _digits():
@@ -498,23 +491,3 @@ def test_a_run_whose_data_cannot_be_reloaded_still_explores(explorer_runs, tmp_p
     doc = build_document([run])
     assert [p["kind"] for p in doc["panels"]] == ["autoencoder", "curves"]
     assert "could not be loaded" in doc["panels"][0]["notes"][0] and doc["panels"][0]["samples"] is None
-
-
-# ------------------------------------------------------------------ the command
-def test_the_command_line_defaults_are_the_library_defaults():
-    from aekit.cli import _explore
-    from aekit.viz.explorer import DEFAULT_MAX_MB, DEFAULT_MAX_POINTS
-
-    assert (_explore.MAX_MB, _explore.MAX_POINTS) == (DEFAULT_MAX_MB, DEFAULT_MAX_POINTS)
-
-
-def test_aekit_explore_writes_the_page_and_reports_bad_input(explorer_runs, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "x.html"
-    result = runner.invoke(app, ["explore", str(explorer_runs["pca"]), str(explorer_runs["som"]), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert str(out) in result.output and "MB" in result.output and out.is_file()
-    result = runner.invoke(app, ["explore", str(explorer_runs["dae"]), "--out", str(out), "--max-mb", "0.01"])
-    assert result.exit_code == 2 and "--max-mb" in result.output and "--float16" in result.output
-    result = runner.invoke(app, ["explore", str(tmp_path / "missing"), "--out", str(out)])
-    assert result.exit_code == 2 and "is not a folder" in result.output

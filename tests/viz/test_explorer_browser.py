@@ -37,12 +37,7 @@ LOAD_SECONDS = 2.0  # the issue's budget for opening the page
 REDRAW_MS, HOVER_MS, BRUSH_MS = 33.0, 16.0, 100.0
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

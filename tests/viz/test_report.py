@@ -1,4 +1,6 @@
-"""The self-contained HTML report: content, escaping, comparison of runs, `aekit report`, write_run."""
+"""The self-contained HTML report: content, escaping, comparison of runs, write_run.
+
+The command (`aekit report`) is tested in tests/cli/test_report_cli.py."""
 
 import base64
 import re
@@ -11,10 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
-from aekit import io as aio  # noqa: E402
-from aekit.cli import app  # noqa: E402
 from aekit.cli._run import write_run  # noqa: E402
 from aekit.viz import plot_filters, write_report  # noqa: E402
 from aekit.viz._report import render_report  # noqa: E402
@@ -168,22 +167,3 @@ def test_write_run_writes_the_report_and_prints_its_path(tmp_path, capsys):
     page = Page((tmp_path / "run" / "report.html").read_text())
     assert _as_dict(page.tables["metrics-0"]) == {"mse": ["0.5"]} and len(page.images) == 1
     plt.close("all")
-
-
-def test_cli_report_prints_the_path(tmp_path, monkeypatch):
-    a = _run(tmp_path / "a", metrics={"mse": 0.1}, params={}, figures=())
-    b = _run(tmp_path / "b", metrics={"mse": 0.2}, params={}, figures=())
-    runner = CliRunner()
-    result = runner.invoke(app, ["report", str(a)])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(a / "report.html") and (a / "report.html").is_file()
-    out = tmp_path / "cmp" / "both.html"
-    result = runner.invoke(app, ["report", str(a), str(b), "--out", str(out)])
-    assert result.exit_code == 0 and result.output.strip() == str(out)
-    assert "metrics-comparison" in Page(out.read_text()).tables
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["report", "a", "b"])
-    assert result.exit_code == 0 and (tmp_path / "report.html").is_file()
-    result = runner.invoke(app, ["report", str(tmp_path / "nope")])
-    assert result.exit_code == 2 and "is not a folder" in result.output
-    aio.read_json(a / "run.json")  # the run folder itself is untouched

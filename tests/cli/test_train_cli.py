@@ -80,6 +80,14 @@ def test_bad_options_fail_with_a_clear_message(args, message, tmp_path):
     assert message in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_a_sample_count_below_one_is_refused(n, tmp_path):
+    result = _train("autoencoder", "--n-samples", n, "--epochs", "1", "-q", "--out", str(tmp_path / "bad"))
+    assert result.exit_code == 2
+    assert "--n-samples must be >= 1" in " ".join(result.output.split())
+    assert not (tmp_path / "bad" / "run.json").exists()
+
+
 def test_option_parsers():
     assert parse_sparsity(["kl:0.05:3:full", "l1:0.001", "kurtosis:0.1", "l1-weights:1e-4"]) == {
         "sparsity_target": 0.05, "sparsity_weight": 3.0, "sparsity_estimate": "full",
