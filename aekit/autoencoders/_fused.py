@@ -120,18 +120,19 @@ class DenseStep(FusedStep):
         # the other terms: autograd on the code (and the weights they read), if there are any
         weights = self.params  # penalties read weights; a contractive estimate re-runs the encoder (biases too)
         if code_slope is not None:
-            zf, hf = z.float().requires_grad_(), h.float().requires_grad_()  # two leaves: h = f(z) applied below
-            terms = m.code_terms(x_in, zf, hf, generator)
+            # two leaves in the compute dtype (the penalties upcast them, as under autocast): h = f(z) applied below
+            z, h = z.requires_grad_(), h.requires_grad_()
+            terms = m.code_terms(x_in, z, h, generator)
             g_z = None
             if any(v.requires_grad for v in terms.values()):
-                g_zf, g_hf, *g_weights = torch.autograd.grad(
-                    sum(terms.values()), [zf, hf, *weights], allow_unused=True)
+                g_zt, g_ht, *g_weights = torch.autograd.grad(
+                    sum(terms.values()), [z, h, *weights], allow_unused=True)
                 self._add_all(weights, g_weights, add)
-                if g_hf is not None:
-                    g_h = g_h.float().add_(g_hf)
-                g_z = g_zf
+                if g_ht is not None:
+                    g_h = g_h.add_(g_ht)
+                g_z = g_zt
             with torch.no_grad():
-                delta = g_h.mul_(code_slope(h).to(g_h.dtype))  # ∂L/∂z = ∂L/∂h f′(z) (+ ∂L/∂z direct)
+                delta = g_h.mul_(code_slope(h))  # ∂L/∂z = ∂L/∂h f′(z) (+ ∂L/∂z direct)
                 if g_z is not None:
                     delta = delta.add_(g_z)
         else:
