@@ -68,3 +68,22 @@ def decoder_layers(module) -> list:
     n = len(module.decoder_biases)
     return [(module.decoder_weight(i).detach(), module.decoder_biases[i].detach(),
              module.f_out if i == n - 1 else module.f_hidden) for i in range(n)]
+
+
+def subspace_disparity_bound(dtype, n: int, eigenvalues, n_components: int) -> float:
+    """Procrustes disparity two computations of an embedding by the top ``n_components`` eigenpairs of a
+    symmetric (n, n) matrix with spectrum ``eigenvalues`` may show from rounding alone.
+
+    Rounding the matrix and the eigensolver's backward error perturb it by at most E = n u |lambda|_max;
+    each eigenvector then turns by sin(theta) <= E / gap (Davis-Kahan), gap being the distance of its
+    eigenvalue to the rest of the spectrum, and each scale sqrt(lambda) moves by E / lambda relatively.
+    The disparity is quadratic in those (two computations: twice each), plus the 64 u that computing
+    ``1 - (sum of singular values)^2`` costs even for identical shapes.
+    """
+    u = unit_roundoff(dtype)
+    lam = np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1]
+    E = n * u * np.abs(lam).max()
+    k = n_components
+    gaps = [min(lam[i - 1] - lam[i] if i > 0 else np.inf, lam[i] - lam[i + 1]) for i in range(k)]
+    delta = 2 * E * sum(1 / g + 1 / abs(lam[i]) for i, g in enumerate(gaps))
+    return delta**2 + 64 * u
