@@ -22,7 +22,7 @@ the data needs no gradient), i.e. 5 * 2 * B * 784 * 1000 FLOPs.
 Then the contractive autoencoder's step (closed form, Rifai et al. 2011)
 against the plain step, and the generic Jacobian path beside it.
 
-    python benchmarks/bench_training.py [--data-home ../shared/data] [--samples 60000]
+    python benchmarks/bench_training.py [--data-home DIR] [--samples 60000]
         [--repeats 3] [--threads 0] [--compile] [--out benchmarks/results/training.md]
 """
 
@@ -162,7 +162,7 @@ def step_time(module, X: torch.Tensor, steps: int) -> float:
 # ---------------------------------------------------------------- report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default="../shared/data")
+    parser.add_argument("--data-home", default=None, help="folder holding mnist/ (default: $AEKIT_DATA or the download cache)")
     parser.add_argument("--samples", type=int, default=60000, help="MNIST training rows per epoch")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each is kept")
