@@ -48,13 +48,16 @@ h3 { margin: 1.2rem 0 .4rem; } h4 { margin: .8rem 0 .3rem; font-weight: 600; }
 nav a { margin-right: 1rem; }
 table { border-collapse: collapse; margin: .3rem 0 .8rem; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+td { max-width: 28rem; overflow-wrap: anywhere; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #f6f8fa; }
 tr.differs th { background: #fff8c5; }
-.figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 1rem;
+           align-items: start; }
 figure { margin: 0; padding: .4rem; border: 1px solid #d0d7de; border-radius: 4px; background: #fff; }
-figure img { display: block; max-width: 100%; height: auto; }
-.figures figure { flex: 0 1 auto; }
+figure img { display: block; width: 100%; height: auto; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
+.tables > div { max-width: 100%; overflow-x: auto; }
 figcaption { font-size: 90%; color: #57606a; margin-top: .2rem; }
 .missing { color: #9a6700; }
 """
@@ -274,21 +277,17 @@ def _run_section(i: int, name: str, record: RunRecord) -> str:
         parts.append('<p class="muted">no figures</p>')
     for stem, reason in record.broken_figures.items():
         parts.append(f'<p class="missing">figure {_esc(stem)}.png skipped: {_esc(reason)}</p>')
-    parts += [
-        "<h3>Metrics</h3>",
-        _key_value_table(_flatten(record.metrics), css="metrics", table_id=f"metrics-{i}"),
-        "<h3>Configuration</h3>",
-        _key_value_table(record.params, css="params", table_id=f"params-{i}"),
-        "<h3>Run</h3>",
-        _key_value_table(summary, css="run-info", table_id=f"run-info-{i}"),
+    tables = [
+        ("Metrics", _key_value_table(_flatten(record.metrics), css="metrics", table_id=f"metrics-{i}")),
+        ("Configuration", _key_value_table(record.params, css="params", table_id=f"params-{i}")),
+        ("Run", _key_value_table(summary, css="run-info", table_id=f"run-info-{i}")),
     ]
     if record.history:
         last = {k: v for k, v in record.history[-1].items() if k != "epoch"}
-        parts += [
-            "<h3>Training</h3>",
-            f'<p>{len(record.history)} epochs; values at the last epoch:</p>',
-            _key_value_table(last, css="history-last", table_id=f"history-{i}"),
-        ]
+        tables.append(("Training", f'<p>{len(record.history)} epochs; values at the last epoch:</p>'
+                       + _key_value_table(last, css="history-last", table_id=f"history-{i}")))
+    # side by side where the window is wide enough, one under the other where not
+    parts.append('<div class="tables">' + "".join(f"<div><h3>{h}</h3>{t}</div>" for h, t in tables) + "</div>")
     parts.append("</section>")
     return "\n".join(parts)
 
