@@ -24,7 +24,7 @@ def report(
     ),
     title: Optional[str] = typer.Option(None, help="Page title."),
 ) -> None:
-    """Write a self-contained HTML report (figures, configuration, metrics; runs side by side) and print its path."""
+    """Write a self-contained HTML report (each run: figures, metrics, configuration; runs of one kind compared) and print its path."""
     from aekit.viz import write_report
 
     path = out if out is not None else default_report_path(run_dirs)
