@@ -24,11 +24,15 @@ of the full budget on a quiet 2-core CPU: about 45 minutes with float32
 logistic regressions), less with ``--precision auto`` where the CPU computes
 bfloat16 natively.
 
-    python benchmarks/bench_autoencoders.py --budget full --precision auto
-        [--data-home ../shared/data] [--models ksparse,denoising,contractive,plain]
-        [--precision auto] [--device cpu] [--threads 0] [--out benchmarks/results/autoencoders.md]
+    python benchmarks/bench_autoencoders.py --budget full --precision auto --threads 1 --data-home DIR
+        [--models ksparse,denoising,contractive,plain] [--device cpu] [--out FILE]
 
-Writes a Markdown table (date, machine, commit, budget, command) to ``--out``.
+``--data-home`` defaults to where every MNIST loader looks ($AEKIT_DATA or the
+download cache). Writes the results file whole (date, machine, commit,
+command, budget, the models' settings and the table) to ``--out``: by default
+``benchmarks/results/autoencoders.md`` for the full budget and
+``autoencoders-fast.md`` for the fast one. Notes on the results are kept by
+hand in ``autoencoders-notes.md``, which this script never writes.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,7 @@ from aekit.autoencoders import (
     DenoisingAutoencoder,
     KSparseAutoencoder,
 )
-from aekit.bench._provenance import git_commit, machine_description
+from aekit.bench._provenance import command_line, write_results
 from aekit.datasets import load_mnist
 
 # name: (estimator class, parameters, epochs at the full budget, target test error or None, published)
@@ -62,7 +65,7 @@ from aekit.datasets import load_mnist
 # 15 epochs at a constant rate reached 1.59% validation error (C = 1) against 1.81% after 200
 # epochs with a cosine schedule. The denoising model's codes are ReLU units: with sigmoid codes
 # (the same loss and noise) its test error was 2.49%, and no other sigmoid setting tried reached
-# 2.2% (see benchmarks/results/autoencoders.md); ReLU codes reached 1.95% validation error.
+# 2.2% (see benchmarks/results/autoencoders-notes.md); ReLU codes reached 1.95% validation error.
 MODELS = {
     "ksparse": (
         KSparseAutoencoder,
@@ -143,17 +146,17 @@ def run(name: str, budget: dict, args, train, test) -> dict:
                 precision=getattr(est, "precision", None), nnz=float(np.count_nonzero(Z_test, axis=1).mean()))
 
 
-TITLE = "# Autoencoder features on MNIST: logistic regression on the codes"
+TITLE = "Autoencoder features on MNIST: logistic regression on the codes"
 PROTOCOL = (
     "Protocol: 1000 hidden units, no fine-tuning; multinomial logistic regression (scikit-learn) on the codes of "
     "the training images, C in {0.01, 0.1, 1, 10} chosen on the last training images (10 000 at the full budget), then "
-    "refitted on all of them; test error on the 10 000 test images. Each run appends a section; the first table "
-    "holds the latest result of each model."
+    "refitted on all of them; test error on the 10 000 test images, looked at once."
 )
 TABLE = [
     "| model | epochs | training images | train time | test error | target | published | verdict | non-zeros per code |",
     "|---|---|---|---|---|---|---|---|---|",
 ]
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _row_line(r: dict) -> str:
@@ -164,71 +167,25 @@ def _row_line(r: dict) -> str:
     )
 
 
-def _sections(text: str) -> list[str]:
-    """The run sections of an existing results file (a file from before sections counts as one)."""
-    if "\n## Run " not in text:
-        body = text.replace(TITLE, "").strip()
-        return [f"## Run (earlier format)\n\n{body}"] if body else []
-    return ["## Run " + part.strip() for part in text.split("\n## Run ")[1:]]
-
-
-def _latest_rows(sections: list[str]) -> dict[str, str]:
-    """model name -> its table row (with the run's date and budget appended) from the last section that has it."""
-    latest: dict[str, str] = {}
-    for section in sections:
-        date, budget = section.splitlines()[0].removeprefix("## Run ").strip(), "?"
-        for line in section.splitlines():
-            if line.startswith("- date: "):
-                date = line.removeprefix("- date: ").strip()
-            if line.startswith("- budget: "):
-                budget = line.removeprefix("- budget: ").split(";")[0].strip()
-            if line.startswith("| ") and not line.startswith("| model"):
-                latest[line[2:].split()[0]] = f"{line.rstrip()} {date} ({budget}) |"
-    return latest
-
-
-def _reading(text: str) -> str:
-    """The hand-written "## Reading" part of an existing results file (kept across runs), or ""."""
-    if "\n## Reading" not in text:
-        return ""
-    return "## Reading" + text.split("\n## Reading", 1)[1].split("\n## Run ", 1)[0].rstrip()
-
-
-def write_results(path: Path, rows: list[dict], args) -> None:
-    """Append this run's section to ``path`` and refresh the latest-result-per-model table.
-
-    A "## Reading" part written by hand between the table and the runs is kept.
-    """
-    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    settings = "; ".join(f"{r['name']}: {r['cls']}({r['params']})" for r in rows)
-    section = "\n".join([
-        f"## Run {date}",
+def report(rows: list[dict], args) -> list[str]:
+    """The results file's body: protocol, budget and settings, one row per model."""
+    return [
+        PROTOCOL,
         "",
-        f"- machine: {machine_description()}, device {args.device}",
-        f"- commit: {git_commit()}",
-        f"- budget: {args.budget}; precision: {args.precision or 'the Trainer default'}; batch {args.batch_size}",
-        f"- command: `python {' '.join(sys.argv)}`",
-        f"- settings: {settings}",
+        f"- budget: {args.budget}; precision: {args.precision or 'the Trainer default'}; batch {args.batch_size}; "
+        f"device {args.device}; seed {args.seed}",
+        *(f"- {r['name']}: {r['cls']}({r['params']}), C = {r['C']:g} (chosen on the validation images), "
+          f"encoding {r['encode_s']:.1f} s, logistic regressions {r['probe_s']:.0f} s" for r in rows),
         "",
         *TABLE,
         *(_row_line(r) for r in rows),
-    ])
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    sections = _sections(old) if old else []
-    sections.append(section)
-    latest = _latest_rows(sections)
-    order = [name for name in MODELS if name in latest] + [name for name in latest if name not in MODELS]
-    summary = [TABLE[0] + " run (budget) |", TABLE[1] + "---|", *(latest[name] for name in order)]
-    head = "\n".join([TITLE, "", PROTOCOL, "", "## Latest result per model", "", *summary])
-    text = "\n\n".join([head, *filter(None, [_reading(old)]), *sections]) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"\nwrote {path}")
+    ]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-home", default="../shared/data", help="folder holding mnist/ (default ../shared/data)")
+    parser.add_argument("--data-home", default=None,
+                        help="folder holding mnist/ (default: $AEKIT_DATA or the download cache, as every loader)")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="fast")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
     parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs (development)")
@@ -241,8 +198,11 @@ def main(argv=None) -> int:
                         help="torch intra-op and BLAS threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="progress bars")
-    parser.add_argument("--out", default="benchmarks/results/autoencoders.md")
+    parser.add_argument("--out", default=None,
+                        help="results file (default: results/autoencoders.md for the full budget, "
+                             "results/autoencoders-fast.md for the fast one)")
     args = parser.parse_args(argv)
+    command = command_line("python benchmarks/bench_autoencoders.py", sys.argv[1:] if argv is None else list(argv))
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODELS]
     if unknown:
@@ -262,7 +222,9 @@ def main(argv=None) -> int:
         target = "-" if r["target"] is None else f"<= {100 * r['target']:.1f}%"
         print(f"{r['name']:<13} {r['epochs']:>6}  {r['n_train']:>6}  {r['train_s'] / 60:>7.1f} min  "
               f"{100 * r['error']:>8.2f}%   {target:<8}  {r['verdict']}")
-    write_results(Path(args.out), rows, args)
+    out = args.out or RESULTS / ("autoencoders.md" if args.budget == "full" else f"autoencoders-{args.budget}.md")
+    write_results(out, TITLE, command, report(rows, args), notes="autoencoders-notes.md")
+    print(f"\nwrote {out}")
     return 0
 
 

@@ -32,7 +32,7 @@ matrix and a squared copy for its kernel PCA, at least 2 * 8 * n^2 bytes.
 threads (on a CPU shared with other work, one thread per process is faster
 and steadier than oversubscribed pools).
 
-Prints a Markdown report and writes it to ``--out`` (date, machine, commit, command).
+Prints a Markdown report and writes it whole to ``--out`` (date, machine, commit, command).
 """
 
 from __future__ import annotations
@@ -44,13 +44,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aekit.bench._provenance import git_commit, machine_description
+from aekit.bench._provenance import command_line, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPARITY_TARGET = 1e-3
@@ -178,16 +177,8 @@ def landmark_large(n: int, n_landmarks: int, landmark_method: str, device: str, 
 
 
 # ---------------------------------------------------------------- report
-def report(rows: list[dict], large: dict, args, n_small: int) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def report(rows: list[dict], large: dict, args, n_small: int) -> list[str]:
     lines = [
-        "# Manifold learning: aekit vs scikit-learn",
-        "",
-        f"- date: {now}",
-        f"- machine: {machine_description()}",
-        f"- commit: {git_commit()}",
-        f"- command: `python benchmarks/bench_manifold.py {' '.join(args)}`",
-        "",
         f"## {n_small}-point swiss roll (float64), same settings in both libraries",
         "",
         f"Targets: Procrustes disparity <= {DISPARITY_TARGET:g}, |trustworthiness difference| <= {TRUST_DIFF_TARGET}. "
@@ -226,7 +217,7 @@ def report(rows: list[dict], large: dict, args, n_small: int) -> str:
         f"(`dist_matrix_`, float64) and squares a copy of it for its kernel PCA, so it needs at least "
         f"2 x 8 x n^2 = {large['sklearn_bytes'] / 1e9:.0f} GB, against the O(n L) landmark distances here.",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def args_value(args, flag, default):
@@ -259,11 +250,9 @@ def main(argv=None) -> int:
     print(f"part 2: landmark Isomap on {args.n_large} points", flush=True)
     large = landmark_large(args.n_large, args.n_landmarks, args.landmark_method, args.device, args.threads)
     large.update(n_landmarks=args.n_landmarks, landmark_method=args.landmark_method)
-    text = report(rows, large, raw, args.n_small)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
+    out = write_results(args.out, "Manifold learning: aekit vs scikit-learn",
+                        command_line("python benchmarks/bench_manifold.py", raw), report(rows, large, raw, args.n_small))
+    print(out.read_text(encoding="utf-8"))
     ok = all(r["passed"] is not False for r in rows) and large["passed"]
     return 0 if ok else 1
 

@@ -22,7 +22,7 @@
    the Procrustes disparity of the geodesic embedding to the unrolled sheet.
 3. Principal curve of a noisy half circle against its first principal component.
 
-    python benchmarks/bench_som.py [--data-home ../shared/data] [--device cpu] [--repeats 3]
+    python benchmarks/bench_som.py [--data-home DIR] [--device cpu] [--repeats 3]
 
 Writes benchmarks/results/som.md (date, machine, commit).
 """
@@ -205,7 +205,7 @@ def bench_curve(args, lines: list[str]) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default="../shared/data", help="folder holding mnist/")
+    parser.add_argument("--data-home", default=None, help="folder holding mnist/ (default: $AEKIT_DATA or the download cache)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)

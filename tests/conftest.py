@@ -2,8 +2,10 @@
 one intra-op torch thread where tests ask for it."""
 
 import contextlib
+import inspect
 import os
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -18,21 +20,49 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")
 
 
-# The numerically sensitive tests, which CI runs a second time with one thread (``-m numerics``):
-# scikit-learn's API checks, the fast-path tests, and every test whose name says it compares two
-# computations of the same thing (against scikit-learn, SciPy, MiniSom, autograd, a closed form,
-# another solver, device or batching).
+# The numerically sensitive tests, which CI runs a second time with one thread (``-m numerics``), so
+# that a tolerance tuned to one CPU's rounding or thread count shows up in CI. A test is one of them when
+#   - it is marked ``@pytest.mark.numerics`` (a comparison of two computations that none of the rules
+#     below sees, e.g. against a closed form written in the test);
+#   - its file is one of NUMERICS_FILES (scikit-learn's API checks, the trainer's fast path);
+#   - it compares with a peer: its body or one of its fixtures calls scikit-learn, SciPy or MiniSom
+#     (their data generators, warnings and containers excepted: they compute nothing to compare);
+#   - its name says it compares two computations of the same thing (NUMERICS_NAMES).
 NUMERICS_FILES = {"test_common.py", "test_trainer_fast_path.py"}
 NUMERICS_NAMES = re.compile(
     r"sklearn|scikit|minisom|scipy|autograd|closed_form|finite_diff|matches|agree|equal|invariant|same|exact"
 )
+PEERS = re.compile(r"^(sklearn|scipy|minisom)(\.|$)")
+NOT_PEERS = re.compile(r"^(sklearn\.(datasets|exceptions|utils)|scipy\.sparse(\._|$))")
+
+
+def _calls_a_peer(function) -> bool:
+    """Whether the code of ``function`` (nested functions and lambdas included) names a peer's object."""
+    names, codes = set(), [function.__code__]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    for name in names:
+        module = inspect.getmodule(function.__globals__[name]) if name in function.__globals__ else None
+        if module is not None and PEERS.match(module.__name__) and not NOT_PEERS.match(module.__name__):
+            return True
+    return False
+
+
+def _is_numerics(item) -> bool:
+    if item.get_closest_marker("numerics") or item.path.name in NUMERICS_FILES:
+        return True
+    if NUMERICS_NAMES.search(item.originalname or item.name):
+        return True
+    fixtures = [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+    return any(_calls_a_peer(inspect.unwrap(f)) for f in [item.function, *fixtures])
 
 
 def pytest_collection_modifyitems(config, items):
-    numerics = pytest.mark.numerics
     for item in items:
-        if item.path.name in NUMERICS_FILES or NUMERICS_NAMES.search(item.originalname or item.name):
-            item.add_marker(numerics)
+        if _is_numerics(item):
+            item.add_marker(pytest.mark.numerics)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow (make test-all)")

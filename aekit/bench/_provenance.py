@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["machine_description", "cpu_flags", "git_commit", "provenance_lines", "command_line"]
+__all__ = ["machine_description", "cpu_flags", "git_commit", "provenance_lines", "command_line", "write_results"]
 
 # The CPU features that change the speed of float32 and bfloat16 matmuls (and their rounding).
 _FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
@@ -47,7 +47,7 @@ def machine_description() -> str:
     shown = " ".join(f"{k}={'yes' if v else 'no'}" for k, v in flags.items() if k in ("amx_bf16", "avx512_bf16"))
     return (
         f"{_cpu_model()} ({shown}), {os.cpu_count()} logical CPUs, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}, "
+        f"({torch.get_num_threads()} thread{'' if torch.get_num_threads() == 1 else 's'}), {gpu}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
 
@@ -92,6 +92,24 @@ def provenance_lines(command: str) -> list[str]:
         f"- machine: {machine_description()}",
         f"- command: `{command}`",
     ]
+
+
+def write_results(path, title: str, command: str, body: list[str], notes: str | None = None) -> Path:
+    """Write a results file whole (atomically): its title, :func:`provenance_lines`, then ``body``.
+
+    A results file is only ever written by the script that measures; what a
+    person writes about the numbers lives in a separate notes file, which
+    ``notes`` (its name, beside ``path``) links to and this function never
+    touches.
+    """
+    from aekit.io import atomic_write_text
+
+    path = Path(path)
+    lines = [f"# {title}", "", *provenance_lines(command), ""]
+    if notes:
+        lines += [f"Written whole by the script above; notes written by hand on these results: [{notes}]({notes}).", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, "\n".join(lines + list(body)).rstrip("\n") + "\n")
 
 
 def git_commit(repo: Path | str | None = None) -> str:

@@ -23,6 +23,7 @@ About half a minute on 2 cores.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,8 +156,10 @@ def activation_maximization_step(ctx: DemoContext) -> None:
         "preferred_inputs_closed_form": viz.plot_filters(closed, shape, title="closed form w_i / ||w_i||"),
     }
     run_dir = ctx.out / "activation_maximization"
+    # the model is the sibling run folder, named relative to this one (no path of this machine)
+    model = Path(os.path.relpath(ctx.runs["autoencoder"], run_dir)).as_posix()
     write_run(run_dir, command="demo", dataset=ctx.data.name, metrics=metrics, figures=figures,
-              extra={"model": str(ctx.runs["autoencoder"])}, started=started, report=False)
+              extra={"kind": "activation maximization", "model": model}, started=started, report=False)
     _record(ctx, "activation_maximization", run_dir, metrics, None)
 
 

@@ -17,7 +17,7 @@ def report(
     out: Optional[Path] = page_option("report.html"),
     title: Optional[str] = TITLE,
 ) -> None:
-    """Write a self-contained HTML report (figures, configuration, metrics; runs side by side) and print its path."""
+    """Write a self-contained HTML report (each run: figures, metrics, configuration; runs of one kind compared) and print its path."""
     from aekit.viz import write_report
 
     try:

@@ -7,9 +7,14 @@ piece of text read from a run folder is HTML-escaped.
 
 A run folder is the layout of ``aekit.cli`` (``run.json``, ``metrics.json``,
 ``history.json`` / ``history.csv``, ``model/config.json``, ``figures/*.png``).
-With several runs the page opens with a comparison: one metrics table and one
-parameters table with a column per run, and each figure side by side across
-runs.
+Each run gets its own section: its figures first, then its metrics, its
+configuration, how it was run and its last training epoch. Runs of the same
+kind (the same estimator, or the same ``kind`` in ``run.json``) are also
+compared in one table per kind, over the metrics and parameters they share;
+runs of different kinds are never put in one table. Run folders are named by
+their path relative to the report's folder, or by their folder name when
+they lie elsewhere, so that a page shows no path of the machine it was
+written on.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import csv
 import html
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,14 +48,16 @@ h3 { margin: 1.2rem 0 .4rem; } h4 { margin: .8rem 0 .3rem; font-weight: 600; }
 nav a { margin-right: 1rem; }
 table { border-collapse: collapse; margin: .3rem 0 .8rem; }
 th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+td { max-width: 28rem; overflow-wrap: anywhere; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #f6f8fa; }
 tr.differs th { background: #fff8c5; }
-.figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 1rem;
+           align-items: start; }
 figure { margin: 0; padding: .4rem; border: 1px solid #d0d7de; border-radius: 4px; background: #fff; }
-figure img { display: block; max-width: 100%; height: auto; }
-.compare figure { flex: 1 1 0; min-width: 260px; }
-.single figure { max-width: 100%; }
+figure img { display: block; width: 100%; height: auto; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
+.tables > div { max-width: 100%; overflow-x: auto; }
 figcaption { font-size: 90%; color: #57606a; margin-top: .2rem; }
 .missing { color: #9a6700; }
 """
@@ -67,6 +75,14 @@ class RunRecord:
     figures: dict = field(default_factory=dict)  # stem -> PNG bytes
     broken_figures: dict = field(default_factory=dict)  # stem -> reason
     model_class: str | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """What the run is, for comparisons: ``run.json``'s ``kind``, else its estimator's class; None if neither."""
+        for value in (self.info.get("kind"), self.info.get("estimator"), self.model_class):
+            if isinstance(value, str) and value:
+                return value
+        return None
 
 
 # ------------------------------------------------------------------ reading
@@ -186,11 +202,10 @@ def _key_value_table(d: dict, *, css: str, table_id: str | None = None, caption:
 
 
 def _comparison_table(columns: list[str], dicts: list[dict], *, css: str, table_id: str) -> str:
-    keys: list[str] = []
-    for d in dicts:
-        keys.extend(k for k in d if k not in keys)
+    """One row per key that every run has (in the first run's order), one column per run."""
+    keys = [k for k in dicts[0] if all(k in d for d in dicts[1:])]
     if not keys:
-        return '<p class="muted">none recorded</p>'
+        return '<p class="muted">no names in common</p>'
     head = "".join(f'<th scope="col">{_esc(c)}</th>' for c in columns)
     body = []
     for k in keys:
@@ -213,109 +228,115 @@ def _caption(stem: str) -> str:
     return stem.replace("_", " ").replace("-", " ")
 
 
-def _run_names(records: list[RunRecord]) -> list[str]:
-    names = [r.path.name or str(r.path) for r in records]
-    if len(set(names)) < len(names):  # same folder name twice: show the paths
-        names = [str(r.path) for r in records]
+def _run_names(records: list[RunRecord], base: Path | None = None) -> list[str]:
+    """How each run is named on the page, never by an absolute path.
+
+    A run folder inside ``base`` (the report's folder) is named by its path
+    relative to it; any other by its folder name, with as many parent folders
+    as it takes to tell apart runs whose names would collide.
+    """
+    paths = [Path(r.path).resolve() for r in records]
+    base = None if base is None else Path(base).resolve()
+
+    def name(p: Path, depth: int) -> str:
+        if base is not None and p.is_relative_to(base) and p != base:
+            return str(p.relative_to(base))
+        return str(Path(*p.parts[-min(depth, len(p.parts) - 1):]))  # never the root: no absolute path
+
+    depth = 1
+    names = [name(p, depth) for p in paths]
+    while len(set(names)) < len(names) and depth < max(len(p.parts) for p in paths) - 1:
+        depth += 1
+        names = [name(p, depth) for p in paths]
     return names
 
 
+def _groups(records: list[RunRecord]) -> dict[str, list[int]]:
+    """Kind -> the indices of the runs of that kind, for the kinds with at least two runs."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.kind is not None:
+            groups.setdefault(r.kind, []).append(i)
+    return {kind: idx for kind, idx in groups.items() if len(idx) > 1}
+
+
 # ------------------------------------------------------------------ rendering
-def _run_section(i: int, name: str, record: RunRecord, *, with_figures: bool) -> str:
+def _run_section(i: int, name: str, record: RunRecord) -> str:
     info = record.info
     summary = {k: info.get(k) for k in _RUN_FIELDS if k in info}
     if record.model_class:
         summary["model class"] = record.model_class
-    summary.update({k: v for k, v in info.items() if k not in _RUN_FIELDS and k != "params"})
-    parts = [
-        f'<section class="run" id="run-{i}"><h2>{_esc(name)}</h2>',
-        f'<p class="muted">folder <code>{_esc(record.path)}</code></p>',
-        "<h3>Run</h3>",
-        _key_value_table(summary, css="run-info", table_id=f"run-info-{i}"),
-        "<h3>Metrics</h3>",
-        _key_value_table(_flatten(record.metrics), css="metrics", table_id=f"metrics-{i}"),
-        "<h3>Configuration</h3>",
-        _key_value_table(record.params, css="params", table_id=f"params-{i}"),
+    summary.update({k: v for k, v in info.items() if k not in _RUN_FIELDS and k not in ("params", "kind")})
+    kind = f" · {_esc(record.kind)}" if record.kind else ""
+    parts = [f'<section class="run" id="run-{i}"><h2>{_esc(name)}</h2>',
+             f'<p class="muted">run folder <code>{_esc(name)}</code>{kind}</p>', "<h3>Figures</h3>"]
+    if record.figures:
+        figs = "".join(_figure(data, _caption(stem)) for stem, data in record.figures.items())
+        parts.append(f'<div class="figures">{figs}</div>')
+    else:
+        parts.append('<p class="muted">no figures</p>')
+    for stem, reason in record.broken_figures.items():
+        parts.append(f'<p class="missing">figure {_esc(stem)}.png skipped: {_esc(reason)}</p>')
+    tables = [
+        ("Metrics", _key_value_table(_flatten(record.metrics), css="metrics", table_id=f"metrics-{i}")),
+        ("Configuration", _key_value_table(record.params, css="params", table_id=f"params-{i}")),
+        ("Run", _key_value_table(summary, css="run-info", table_id=f"run-info-{i}")),
     ]
     if record.history:
         last = {k: v for k, v in record.history[-1].items() if k != "epoch"}
-        parts += [
-            "<h3>Training</h3>",
-            f'<p>{len(record.history)} epochs; values at the last epoch:</p>',
-            _key_value_table(last, css="history-last", table_id=f"history-{i}"),
-        ]
-    if with_figures:
-        parts.append("<h3>Figures</h3>")
-        if record.figures:
-            figs = "".join(_figure(data, _caption(stem)) for stem, data in record.figures.items())
-            parts.append(f'<div class="figures single">{figs}</div>')
-        else:
-            parts.append('<p class="muted">no figures</p>')
-    for stem, reason in record.broken_figures.items():
-        parts.append(f'<p class="missing">figure {_esc(stem)}.png skipped: {_esc(reason)}</p>')
+        tables.append(("Training", f'<p>{len(record.history)} epochs; values at the last epoch:</p>'
+                       + _key_value_table(last, css="history-last", table_id=f"history-{i}")))
+    # side by side where the window is wide enough, one under the other where not
+    parts.append('<div class="tables">' + "".join(f"<div><h3>{h}</h3>{t}</div>" for h, t in tables) + "</div>")
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _comparison_section(names: list[str], records: list[RunRecord]) -> str:
+def _comparison_section(j: int, kind: str, names: list[str], records: list[RunRecord]) -> str:
+    """The runs of one kind side by side, over the metrics and parameters every one of them has."""
     parts = [
-        '<section id="comparison"><h2>Comparison</h2>',
+        f'<section class="comparison" id="comparison-{j}"><h2>Comparison of the {_esc(kind)} runs</h2>',
+        f'<p class="muted">{len(records)} runs of the same kind; only the names they all have. '
+        "Each run's own section shows the rest.</p>",
         "<h3>Metrics</h3>",
-        _comparison_table(names, [_flatten(r.metrics) for r in records], css="metrics", table_id="metrics-comparison"),
+        _comparison_table(names, [_flatten(r.metrics) for r in records], css="metrics",
+                          table_id=f"metrics-comparison-{j}"),
         "<h3>Configuration</h3>",
         '<p class="muted">highlighted rows differ between runs</p>',
-        _comparison_table(
-            names,
-            [{"estimator": r.info.get("estimator"), "dataset": r.info.get("dataset"), **r.params} for r in records],
-            css="params",
-            table_id="params-comparison",
-        ),
-        "<h3>Figures</h3>",
+        _comparison_table(names, [{"dataset": r.info.get("dataset"), **r.params} for r in records],
+                          css="params", table_id=f"params-comparison-{j}"),
+        "</section>",
     ]
-    stems: list[str] = []
-    for r in records:
-        stems.extend(s for s in r.figures if s not in stems)
-    if not stems:
-        parts.append('<p class="muted">no figures</p>')
-    for stem in stems:
-        cells = []
-        for name, r in zip(names, records):
-            if stem in r.figures:
-                cells.append(_figure(r.figures[stem], name))
-            else:
-                cells.append(
-                    f'<figure><p class="missing">no {_esc(stem)} in this run</p>'
-                    f"<figcaption>{_esc(name)}</figcaption></figure>"
-                )
-        parts.append(f"<h4>{_esc(_caption(stem))}</h4><div class=\"figures compare\">{''.join(cells)}</div>")
-    parts.append("</section>")
     return "\n".join(parts)
 
 
-def render_report(run_dirs, *, title: str | None = None) -> str:
-    """The report page for ``run_dirs`` as an HTML string (see :func:`write_report`)."""
+def render_report(run_dirs, *, title: str | None = None, base=None) -> str:
+    """The report page for ``run_dirs`` as an HTML string (see :func:`write_report`).
+
+    ``base``: the folder the page will be in; run folders inside it are named by
+    their relative path, the others by their folder name.
+    """
     run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     if not run_dirs:
         raise ValueError("run_dirs is empty: pass at least one run folder.")
     records = [read_run(d) for d in run_dirs]
-    names = _run_names(records)
+    names = _run_names(records, None if base is None else Path(base))
+    groups = _groups(records)
     from aekit import __version__
 
     title = title or ("aekit report: " + ", ".join(names))
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    nav = "".join(f'<a href="#run-{i}">{_esc(n)}</a>' for i, n in enumerate(names))
-    if len(records) > 1:
-        nav = '<a href="#comparison">comparison</a>' + nav
+    nav = "".join(f'<a href="#comparison-{j}">compare {_esc(kind)}</a>' for j, kind in enumerate(groups))
+    nav += "".join(f'<a href="#run-{i}">{_esc(n)}</a>' for i, n in enumerate(names))
     body = [
         f"<header><h1>{_esc(title)}</h1>",
         f'<p class="muted">{len(records)} run{"s" if len(records) > 1 else ""} · written {_esc(stamp)}'
         f" · aekit {_esc(__version__)}</p>",
         f"<nav>{nav}</nav></header>",
     ]
-    if len(records) > 1:
-        body.append(_comparison_section(names, records))
-    single = len(records) == 1
-    body += [_run_section(i, n, r, with_figures=single) for i, (n, r) in enumerate(zip(names, records))]
+    body += [_comparison_section(j, kind, [names[i] for i in idx], [records[i] for i in idx])
+             for j, (kind, idx) in enumerate(groups.items())]
+    body += [_run_section(i, n, r) for i, (n, r) in enumerate(zip(names, records))]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
@@ -329,15 +350,18 @@ def render_report(run_dirs, *, title: str | None = None) -> str:
 def write_report(run_dirs, out_path, *, title: str | None = None) -> Path:
     """Write one self-contained HTML report of one or more run folders; return its path.
 
-    For each run: the figures (``figures/*.png``, embedded as base64 data
-    URIs), the configuration (the estimator's parameters from ``run.json``,
-    or ``model/config.json``), the metrics table (``metrics.json``, nested
-    values flattened to dotted names), the run's command, dataset and timing,
-    and the last epoch of its history. With several runs the page begins
-    with a side-by-side comparison: a metrics table and a parameters table
-    with one column per run (rows that differ highlighted) and each figure
-    across runs. The page has no script and no external reference; it opens
-    from disk in any browser. The file is written atomically.
+    Each run has its own section: its figures first (``figures/*.png``,
+    embedded as base64 data URIs), then its metrics (``metrics.json``, nested
+    values flattened to dotted names), its configuration (the estimator's
+    parameters from ``run.json``, or ``model/config.json``), its command,
+    dataset and timing, and the last epoch of its history. Runs of the same
+    kind (``run.json``'s ``kind``, else the estimator's class) are compared
+    first, one table of metrics and one of parameters per kind, with a column
+    per run and only the names all of them have (rows that differ
+    highlighted); runs of different kinds are not compared. Run folders are
+    named by their path relative to the report's folder, or by their folder
+    name when outside it. The page has no script and no external reference;
+    it opens from disk in any browser. The file is written atomically.
 
     Parameters
     ----------
@@ -353,7 +377,7 @@ def write_report(run_dirs, out_path, *, title: str | None = None) -> Path:
     Path
         ``out_path``.
     """
-    page = render_report(run_dirs, title=title)
     out_path = Path(out_path)
+    page = render_report(run_dirs, title=title, base=out_path.parent)
     aio.atomic_write_text(out_path, page)
     return out_path

@@ -15,6 +15,8 @@ from aekit.datasets import load_digits
 from aekit.decomposition import PCA
 from aekit.metrics import evaluate, linear_probe_accuracy, trustworthiness_continuity
 
+from _tolerance import rounding_bound
+
 runner = CliRunner()
 
 
@@ -29,8 +31,9 @@ def test_evaluate_an_autoencoder_by_hand(digits):
     ae = DenoisingAutoencoder(16, loss="cross_entropy", corruption="masking:0.3", max_epochs=3, random_state=0).fit(X)
     m = evaluate(ae, X, y, random_state=0)
     X_hat = ae.predict(X)
-    assert m["reconstruction_mse"] == pytest.approx(np.mean((X.astype(np.float64) - X_hat) ** 2), rel=1e-6)
-    assert m["psnr"] == pytest.approx(10 * np.log10(1.0 / m["reconstruction_mse"]), rel=1e-6)
+    # a mean of 500 x 64 non-negative squares, possibly accumulated in float32
+    assert m["reconstruction_mse"] == pytest.approx(np.mean((X.astype(np.float64) - X_hat) ** 2), rel=rounding_bound(np.float32, X.size))
+    assert m["psnr"] == pytest.approx(10 * np.log10(1.0 / m["reconstruction_mse"]), rel=rounding_bound(np.float64, 4))
     assert m["reconstruction_cross_entropy"] > 0 and 0 < m["denoising_mse"] and m["denoising_mse"] > m["reconstruction_mse"]
     # the probes' documented split: stratified, 25 % test, seeded by random_state
     Z = ae.transform(X)
@@ -38,7 +41,7 @@ def test_evaluate_an_autoencoder_by_hand(digits):
     knn = KNeighborsClassifier(5).fit(Z[tr], y[tr]).score(Z[te], y[te])
     assert m["knn_accuracy"] == pytest.approx(knn) and m["probe_test_samples"] == te.size
     assert m["linear_probe_accuracy"] == pytest.approx(linear_probe_accuracy(Z[tr], y[tr], Z[te], y[te]))
-    assert m["mean_activation"] == pytest.approx(Z.mean(), rel=1e-5)
+    assert m["mean_activation"] == pytest.approx(Z.mean(), rel=rounding_bound(np.float32, Z.size))
     assert 0 <= m["dead_fraction"] <= 1 and m["mean_contraction"] > 0 and m["n_components"] == 16
     assert "trustworthiness" not in m and "classifier_accuracy" not in m  # 16-D codes, not a classifier
 
@@ -50,7 +53,7 @@ def test_evaluate_low_dimensional_codes_and_classifiers(digits):
     Z = pca.transform(X)
     t, c = trustworthiness_continuity(X, Z, 12)
     assert m["trustworthiness"] == pytest.approx(t) and m["continuity"] == pytest.approx(c)
-    assert m["reconstruction_mse"] == pytest.approx(np.mean((X - pca.inverse_transform(Z)) ** 2), rel=1e-5)
+    assert m["reconstruction_mse"] == pytest.approx(np.mean((X - pca.inverse_transform(Z)) ** 2), rel=rounding_bound(np.float32, X.size))
     assert "denoising_mse" not in m and "mean_contraction" not in m  # no corruption, no torch encoder
     clf = StackedAutoencoderClassifier([Autoencoder(12, max_epochs=2)], head_max_epochs=5, max_epochs=5, random_state=0)
     clf.fit(X, y)

@@ -30,3 +30,15 @@ def test_aekit_explore_writes_the_page_and_reports_bad_input(tmp_path):
     assert result.exit_code == 2 and "--max-mb" in result.output and "--float16" in result.output
     result = runner.invoke(app, ["explore", str(tmp_path / "missing"), "--out", str(out)])
     assert result.exit_code == 2 and "is not a folder" in result.output
+
+
+def test_a_broken_model_config_is_a_clear_error_not_a_traceback(tmp_path):
+    from aekit import io as aio
+
+    run = tmp_path / "pca"
+    assert runner.invoke(app, ["fit", "pca", "-k", "4", "--n-samples", "200", "-q", "--out", str(run)]).exit_code == 0
+    config = aio.read_json(run / "model" / "config.json")
+    del config["class"]
+    aio.atomic_write_json(run / "model" / "config.json", config)
+    result = runner.invoke(app, ["explore", str(run), "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and "the entry 'class'" in result.output and "Traceback" not in result.output

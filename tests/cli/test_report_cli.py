@@ -22,7 +22,7 @@ def test_cli_report_prints_the_path(tmp_path, monkeypatch):
     out = tmp_path / "cmp" / "both.html"
     result = runner.invoke(app, ["report", str(a), str(b), "--out", str(out)])
     assert result.exit_code == 0 and result.output.strip() == str(out)
-    assert 'id="metrics-comparison"' in out.read_text()
+    assert 'id="metrics-comparison-0"' in out.read_text()  # both runs are of one kind: one comparison
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["report", "a", "b"])
     assert result.exit_code == 0 and (tmp_path / "report.html").is_file()

@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import importlib.util
 import struct
 
 import numpy as np
@@ -10,8 +9,6 @@ import pytest
 
 from aekit.datasets import dataset_names, get_dataset, list_datasets, load_digits
 from aekit.datasets import _mnist
-
-HAS_SIGNALS = importlib.util.find_spec("aekit.datasets._signals") is not None
 
 
 def test_names_match_the_shared_interface():
@@ -28,7 +25,6 @@ def test_get_offline_datasets_by_name():
     assert get_dataset("patches", n_patches=20, patch_size=4).X.shape == (20, 16)
 
 
-@pytest.mark.skipif(not HAS_SIGNALS, reason="signal generators not present")
 @pytest.mark.parametrize("name", ["ica-mixture", "sfa-signal"])
 def test_signal_datasets_by_name(name):
     ds = get_dataset(name)

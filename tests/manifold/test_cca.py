@@ -9,8 +9,18 @@ from sklearn.decomposition import PCA as SkPCA
 from aekit import io as aio
 from aekit.datasets import make_s_curve, make_swiss_roll
 from aekit.manifold import CurvilinearComponentAnalysis
-from aekit.manifold._cca import cca_step, exponential_weight, kmeans_prototypes, place_points, step_weight
+from aekit.manifold._cca import (
+    WEIGHTS,
+    cca_step,
+    cca_stress,
+    exponential_weight,
+    kmeans_prototypes,
+    place_points,
+    step_weight,
+)
 from aekit.metrics import trustworthiness
+
+from _tolerance import rounding_bound
 
 
 # small problems: threads only add waiting (badly so on a shared machine); module-scoped fits included
@@ -47,7 +57,8 @@ def test_step_is_minus_alpha_times_the_gradient_of_the_pivot_stress():
     E.backward()
     Y_new = Y.clone()
     cca_step(Y_new, pivots, D[pivots], alpha, radius, exponential_weight)
-    torch.testing.assert_close(Y_new - Y, -alpha * Yg.grad, rtol=1e-9, atol=1e-12)
+    # float64: each point's move sums 2 pivots' terms, each a few operations on distances of order one
+    torch.testing.assert_close(Y_new - Y, -alpha * Yg.grad, rtol=0, atol=rounding_bound(torch.float64, 16, Y.abs().max().item()))
 
 
 def test_batch_of_pivots_adds_single_pivot_moves():
@@ -93,6 +104,8 @@ def test_linear_manifold_keeps_all_distances():
     Y = CurvilinearComponentAnalysis(max_iter=15, random_state=0).fit_transform(X)
     Dx = np.linalg.norm(X[:, None] - X[None], axis=-1)
     Dy = np.linalg.norm(Y[:, None] - Y[None], axis=-1)
+    # An optimization tolerance (CCA's stochastic steps end at a finite learning rate), not a rounding one;
+    # the PCA start is exact here (a linear sheet) and the steps must not spoil it by more than 2 %.
     assert np.abs(Dx - Dy).max() < 0.02 * Dx.max()
 
 
@@ -130,9 +143,19 @@ def test_prototypes_and_out_of_sample_transform():
     train, test = X[:3000], X[3000:]
     cca = CurvilinearComponentAnalysis(max_iter=20, n_prototypes=500, random_state=0).fit(train)
     assert cca.prototypes_.shape == (500, 3) and cca.embedding_.shape == (3000, 2)
-    # New points keep their neighbourhoods about as well as the training points (0.958 and 0.977), and
-    # the map of the prototypes is no worse than its PCA start (0.975): 500 prototypes and 20 sweeps
-    # move this roll little.
+    # Learning, against the PCA start of the same prototypes (CCA's initial embedding, up to a rotation
+    # that changes no distance): the map lowers the stress CCA minimizes 3.5-fold (1.74 against 6.01)
+    # and keeps the prototypes' neighbourhoods better (trustworthiness 0.968 against 0.944).
+    P = torch.from_numpy(cca.prototypes_)
+    start = torch.from_numpy(SkPCA(2).fit_transform(cca.prototypes_)).float()
+    start_stress = cca_stress(start, torch.cdist(P, P), cca.radius_final_, WEIGHTS[cca.neighborhood])
+    assert cca.stress_ <= 0.5 * start_stress, (cca.stress_, start_stress)
+    t_start = trustworthiness(cca.prototypes_, start.numpy(), 10)
+    assert trustworthiness(cca.prototypes_, cca.prototype_embedding_, 10) >= t_start + 0.01
+    # The 3000 training points, placed by interpolating between prototypes, gain little over the PCA of
+    # the roll (0.977 against 0.975): with Euclidean input distances CCA does not unroll it (see above), so
+    # no improvement is claimed for them, only that placing loses nothing. New points keep their
+    # neighbourhoods about as well as the training points (0.958 and 0.977).
     t_train = trustworthiness(train, cca.embedding_, 10)
     assert trustworthiness(test, cca.transform(test), 10) >= t_train - 0.03
     assert t_train >= trustworthiness(train, SkPCA(2).fit_transform(train), 10) - 0.005

@@ -13,6 +13,32 @@ from aekit.manifold import KernelPCA
 from aekit.manifold._kernel_pca import centre_kernel, centre_test_kernel, pairwise_kernel
 from aekit.metrics import procrustes_disparity
 
+from _tolerance import rounding_bound, subspace_disparity_bound, unit_roundoff
+
+U64 = unit_roundoff(np.float64)
+
+
+def centred_spectrum(X, kernel, **kw):
+    """All eigenvalues of the centred kernel matrix kernel PCA diagonalizes."""
+    n = X.shape[0]
+    J = np.eye(n) - 1.0 / n
+    return np.linalg.eigvalsh(J @ pairwise_kernels(X, metric=kernel, **kw) @ J)[::-1]
+
+
+def assert_within(actual, desired, bound):
+    """|actual - desired| <= bound entrywise (bound broadcast, e.g. one per column)."""
+    excess = np.abs(np.asarray(actual) - np.asarray(desired)) - bound
+    assert excess.max() <= 0, f"exceeds its bound by up to {excess.max():.3g}"
+
+
+def embedding_tol(lam, n, k):
+    """Per-component bound (k,) on how far two computations of sqrt(lambda_i) v_i may differ, entrywise:
+    with E = n u lambda_max (rounding of the kernel, backward error of the solver), v_i turns by E / gap_i
+    (Davis-Kahan) and sqrt(lambda_i) moves by E / (2 sqrt(lambda_i)); twice, for two computations."""
+    E = n * U64 * np.abs(lam).max()
+    gaps = np.array([min(lam[i - 1] - lam[i] if i else np.inf, lam[i] - lam[i + 1]) for i in range(k)])
+    return 2 * (np.sqrt(lam[:k]) * E / gaps + E / np.sqrt(lam[:k]))
+
 KERNEL_PARAMS = {
     "linear": {},
     "rbf": dict(gamma=0.5),
@@ -35,7 +61,10 @@ def test_kernels_match_sklearn(kernel):
     kw = dict(KERNEL_PARAMS[kernel])
     ours = pairwise_kernel(torch.as_tensor(A), torch.as_tensor(B), kernel, gamma=kw.get("gamma", 1.0),
                            degree=kw.get("degree", 3), coef0=kw.get("coef0", 1.0)).numpy()
-    np.testing.assert_allclose(ours, pairwise_kernels(A, B, metric=kernel, **kw), rtol=1e-12, atol=1e-14)
+    # a length-3 dot product (or distance) of O(1) entries, then one function of it: a few roundings, with
+    # the function's condition number (degree 3 for the cube, gamma |a||b| for the exponential) at most 3
+    ref = pairwise_kernels(A, B, metric=kernel, **kw)
+    np.testing.assert_allclose(ours, ref, rtol=3 * rounding_bound(np.float64, 3 + 4), atol=rounding_bound(np.float64, 3 + 4))
 
 
 def test_centring_by_hand():
@@ -44,9 +73,11 @@ def test_centring_by_hand():
     K = X @ X.T  # linear kernel: centring in feature space = centring the data
     Kc, col, total = centre_kernel(torch.as_tensor(K))
     Xc = X - X.mean(0)
-    np.testing.assert_allclose(Kc.numpy(), Xc @ Xc.T, atol=1e-12)
+    # centring sums 5 x 5 entries of scale max|K|: that rounding, against the product of centred data
+    atol = rounding_bound(np.float64, 25, np.abs(K).max())
+    np.testing.assert_allclose(Kc.numpy(), Xc @ Xc.T, atol=atol)
     new = centre_test_kernel(torch.as_tensor(X_new @ X.T), col, total).numpy()
-    np.testing.assert_allclose(new, (X_new - X.mean(0)) @ Xc.T, atol=1e-12)
+    np.testing.assert_allclose(new, (X_new - X.mean(0)) @ Xc.T, atol=atol + rounding_bound(np.float64, 5, np.abs(X_new @ X.T).max()))
 
 
 @pytest.mark.parametrize("kernel", list(KERNEL_PARAMS))
@@ -55,15 +86,28 @@ def test_matches_sklearn(data, kernel):
     kw = dict(n_components=3, kernel=kernel, fit_inverse_transform=True, **KERNEL_PARAMS[kernel])
     ours, sk = KernelPCA(**kw).fit(X), SkKernelPCA(**kw).fit(X)
     X_new = X[:20] + 0.05
-    np.testing.assert_allclose(ours.eigenvalues_, sk.eigenvalues_, rtol=1e-9)
+    n = X.shape[0]
+    lam = centred_spectrum(X, kernel, **KERNEL_PARAMS[kernel])
+    # Weyl: every eigenvalue within E = n u lambda_max, for each computation
+    np.testing.assert_allclose(ours.eigenvalues_, sk.eigenvalues_, rtol=0, atol=2 * n * U64 * lam.max())
     # same deterministic signs as scikit-learn (largest entry of each eigenvector positive)
-    np.testing.assert_allclose(ours.embedding_, sk.transform(X), atol=1e-9)
-    np.testing.assert_allclose(ours.transform(X_new), sk.transform(X_new), atol=1e-9)
-    np.testing.assert_allclose(ours.transform(X), ours.embedding_, atol=1e-9)
+    emb = embedding_tol(lam, n, 3)
+    assert_within(ours.embedding_, sk.transform(X), emb)
+    # a new point's coordinates: its centred kernel row (norm <= sqrt(n) max|k|) against the turned
+    # eigenvectors over sqrt(lambda), plus the rounding of that length-n sum
+    k_new = np.abs(pairwise_kernels(np.vstack([X, X_new]), X, metric=kernel, **KERNEL_PARAMS[kernel])).max()
+    new = 2 * np.sqrt(n) * k_new * emb / lam[:3] + rounding_bound(np.float64, n + 4, n * k_new / np.sqrt(lam[:3]))
+    assert_within(ours.transform(X_new), sk.transform(X_new), new)
+    assert_within(ours.transform(X), ours.embedding_, new)
     if kernel == "rbf":  # many queries go through in blocks of rows
-        np.testing.assert_allclose(ours.transform(np.tile(X, (50, 1))), np.tile(ours.embedding_, (50, 1)), atol=1e-9)
+        assert_within(ours.transform(np.tile(X, (50, 1))), np.tile(ours.embedding_, (50, 1)), new)
+    # Pre-images: a kernel ridge regression from the embedding, (K_Z + alpha I)^-1 X, conditioned by
+    # cond(K_Z + alpha I); its inputs (the embeddings) already differ by the bound above.
     Z = ours.transform(X_new)
-    np.testing.assert_allclose(ours.inverse_transform(Z), sk.inverse_transform(Z), atol=1e-8)
+    K_Z = pairwise_kernels(ours.embedding_, metric=kernel, **KERNEL_PARAMS[kernel]) + ours.alpha * np.eye(n)
+    lipschitz = np.abs(X).max() * n * (1 + np.abs(ours.embedding_).max()) / ours.alpha  # |d pre-image / d Z|
+    pre = np.linalg.cond(K_Z) * rounding_bound(np.float64, n, np.abs(X).max()) + lipschitz * new.max()
+    assert_within(ours.inverse_transform(Z), sk.inverse_transform(Z), pre)
 
 
 @pytest.mark.parametrize("eigen_solver", ["dense", "arpack", "randomized"])
@@ -71,25 +115,35 @@ def test_solvers_agree(data, eigen_solver):
     kw = dict(n_components=2, kernel="rbf", gamma=0.5)
     ref = KernelPCA(**kw, eigen_solver="dense").fit(data)
     est = KernelPCA(**kw, eigen_solver=eigen_solver, random_state=0).fit(data)
-    assert procrustes_disparity(est.embedding_, ref.embedding_) < 1e-8
+    # ARPACK to machine precision (tol=0), the randomized solver's 7 power iterations far below rounding
+    # at this spectrum's decay
+    bound = subspace_disparity_bound(np.float64, data.shape[0], centred_spectrum(data, "rbf", gamma=0.5), 2)
+    assert procrustes_disparity(est.embedding_, ref.embedding_) <= bound
 
 
 def test_linear_kernel_is_pca(data):
     Y = KernelPCA(kernel="linear").fit_transform(data)
     assert Y.shape == (300, 3)  # n_components=None keeps the positive eigenvalues: rank 3
-    # 1 - (sum of singular values)^2 in float64: a few ulps (eps = 2.2e-16) even for identical shapes
-    assert procrustes_disparity(Y, SkPCA(3).fit_transform(data)) < 64 * np.finfo(np.float64).eps
+    # the Gram matrix's and the covariance's eigenvectors span the same space; both to rounding, and
+    # 1 - (sum of singular values)^2 in float64 costs a few ulps even for identical shapes
+    assert procrustes_disparity(Y, SkPCA(3).fit_transform(data)) <= subspace_disparity_bound(
+        np.float64, 300, centred_spectrum(data, "linear"), 3)
 
 
 def test_nystroem(data):
     X = data
     exact = KernelPCA(n_components=2, kernel="rbf", gamma=0.5).fit(X)
     full = KernelPCA(n_components=2, kernel="rbf", gamma=0.5, n_landmarks=300, random_state=0).fit(X)
-    assert procrustes_disparity(full.embedding_, exact.embedding_) < 1e-12  # all points as landmarks: exact
+    lam = centred_spectrum(X, "rbf", gamma=0.5)
+    # all points as landmarks: the same eigenproblem, to rounding
+    assert procrustes_disparity(full.embedding_, exact.embedding_) <= subspace_disparity_bound(np.float64, 300, lam, 2)
     ny = KernelPCA(n_components=2, kernel="rbf", gamma=0.5, n_landmarks=60, random_state=0).fit(X)
+    # 60 landmarks: an approximation, not rounding
     assert procrustes_disparity(ny.embedding_, exact.embedding_) < 1e-3
     np.testing.assert_allclose(ny.eigenvalues_, exact.eigenvalues_, rtol=0.05)
-    np.testing.assert_allclose(ny.transform(X), ny.embedding_, atol=1e-9)
+    # transform repeats the fit's Nystrom map on the same points: length-60 sums of kernel values <= 1
+    scale = 60 * np.abs(ny.embedding_).max()
+    np.testing.assert_allclose(ny.transform(X), ny.embedding_, rtol=0, atol=rounding_bound(np.float64, 60 + 4, scale))
     assert not hasattr(ny, "eigenvectors_") and ny.X_fit_.shape == (60, 3)  # O(n m) state
 
 

@@ -6,6 +6,8 @@ import pytest
 from aekit.metrics import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._gabor import _gabor, _gabor_jacobian
 
+from _tolerance import unit_roundoff
+
 
 def test_gabor_function_hand_computed_values():
     # A=2, centre (1, 2), theta=0, sigma_x=1, sigma_y=2, f=0.25, phi=0, c=0.5 on a 4 x 3 grid
@@ -30,7 +32,15 @@ def test_jacobian_matches_finite_differences():
             e = np.zeros_like(p)
             e[i] = 1e-6
             numeric = (_gabor(p + e, x, y) - _gabor(p - e, x, y)).ravel() / 2e-6
-            np.testing.assert_allclose(J[:, i], numeric, rtol=1e-5, atol=1e-7)
+            # Central differences err by h^2 |g^(3)| / 6 (the third derivative along p_i estimated by a third
+            # difference with step 1e-2, doubled) plus 2 e_g / h, e_g the rounding of one evaluation: a few
+            # dozen roundings of terms as large as |A| (1 + 2 pi f |x'|), |x'| <= 8 (the cosine's argument), and |c|
+            E = 1e4 * e
+            g3 = _gabor(p + 2 * E, x, y) - 2 * _gabor(p + E, x, y) + 2 * _gabor(p - E, x, y) - _gabor(p - 2 * E, x, y)
+            g3 = np.abs(g3).max() / (2 * 1e-2**3)
+            e_g = 32 * unit_roundoff(np.float64) * (abs(p[0]) * (1 + 2 * np.pi * p[6] * 8) + abs(p[8]))
+            atol = 1e-12 * 2 * g3 / 6 + 2 * e_g / 1e-6
+            np.testing.assert_allclose(J[:, i], numeric, rtol=0, atol=atol)
 
 
 def _random_gabors(n, rng, size=8):

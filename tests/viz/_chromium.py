@@ -95,6 +95,11 @@ class Chromium:
                   deviceScaleFactor=1, mobile=False)
         self.events: list[dict] = []  # every event since the last open()
 
+    def set_viewport(self, width: int, height: int) -> None:
+        """Lay the page out at ``width`` x ``height`` CSS pixels (e.g. a laptop's 1366 x 768)."""
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+
     # ------------------------------------------------------------ protocol
     def _read(self):
         buf = b""

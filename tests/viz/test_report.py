@@ -1,4 +1,5 @@
-"""The self-contained HTML report: content, escaping, comparison of runs, write_run.
+"""The self-contained HTML report: content, escaping, one section per run, comparisons of like runs, paths,
+write_run.
 
 The command (`aekit report`) is tested in tests/cli/test_report_cli.py."""
 
@@ -55,7 +56,7 @@ class Page(HTMLParser):
             self._row[-1] += data
 
 
-def _run(path, *, metrics, params, seed=0, history=None, figures=("filters", "curves")):
+def _run(path, *, metrics, params, seed=0, history=None, figures=("filters", "curves"), estimator="DenoisingAutoencoder"):
     rng = np.random.default_rng(seed)
     figs = {}
     if "filters" in figures:
@@ -64,7 +65,7 @@ def _run(path, *, metrics, params, seed=0, history=None, figures=("filters", "cu
         figs["curves"] = plot_filters(rng.normal(size=(4, 64)), (8, 8), title="curves")
     write_run(
         path, command="train autoencoder", dataset="digits", metrics=metrics, figures=figs,
-        history=history or HISTORY, extra={"estimator": "DenoisingAutoencoder", "params": params}, report=False,
+        history=history or HISTORY, extra={"estimator": estimator, "params": params}, report=False,
     )
     return path
 
@@ -104,26 +105,63 @@ def test_everything_read_from_a_run_is_escaped(tmp_path):
     assert "a&amp;b" in text and "&lt;i&gt;" in text
 
 
-def test_several_runs_side_by_side(tmp_path):
-    a = _run(tmp_path / "a", metrics={"mse": 0.02, "probe_accuracy": 0.91}, params={"n_components": 32}, seed=1)
+def test_runs_of_one_kind_are_compared_over_the_names_they_share(tmp_path):
+    a = _run(tmp_path / "a", metrics={"mse": 0.02, "probe_accuracy": 0.91}, params={"n_components": 32, "k": 3},
+             seed=1)
     b = _run(tmp_path / "b", metrics={"mse": 0.01}, params={"n_components": 64}, seed=2, figures=("filters",))
-    page = Page(render_report([a, b]))
-    table = page.tables["metrics-comparison"]
+    text = render_report([a, b])
+    page = Page(text)
+    table = page.tables["metrics-comparison-0"]
     assert table[0] == ["name", "a", "b"]
-    assert _as_dict(table) == {"mse": ["0.02", "0.01"], "probe_accuracy": ["0.91", "—"]}
-    assert _as_dict(page.tables["params-comparison"])["n_components"] == ["32", "64"]
-    assert "metrics-0" in page.tables and "metrics-1" in page.tables
-    assert len(page.images) == 3  # filters from both runs, curves from a only
-    assert "no curves in this run" in "".join(page.text)
-    rows = re.findall(r'<tr( class="differs")?><th scope="row">(\w+)</th>', render_report([a, b]))
+    assert _as_dict(table) == {"mse": ["0.02", "0.01"]}  # probe_accuracy: only a has it
+    assert _as_dict(page.tables["params-comparison-0"]) == {"dataset": ["digits", "digits"], "n_components": ["32", "64"]}
+    assert "Comparison of the DenoisingAutoencoder runs" in text
+    # each run keeps all of its own metrics, parameters and figures in its own section
+    assert _as_dict(page.tables["metrics-0"]) == {"mse": ["0.02"], "probe_accuracy": ["0.91"]}
+    assert _as_dict(page.tables["params-1"]) == {"n_components": ["64"]}
+    assert len(page.images) == 3  # filters from both runs, curves from a only, each once
+    assert "in this run" not in text  # no placeholder boxes for figures a run does not have
+    rows = re.findall(r'<tr( class="differs")?><th scope="row">(\w+)</th>', text)
     assert ("", "dataset") in rows and (' class="differs"', "n_components") in rows
 
 
-def test_runs_with_the_same_folder_name_are_told_apart_by_path(tmp_path):
+def test_runs_of_different_kinds_are_not_put_in_one_table(tmp_path):
+    pca = _run(tmp_path / "pca", metrics={"mse": 0.02}, params={"n_components": 8}, estimator="PCA", figures=())
+    ae = _run(tmp_path / "ae", metrics={"mse": 0.01}, params={"n_components": 8}, figures=("filters",))
+    som = _run(tmp_path / "som", metrics={"quantization_error": 1.5}, params={}, estimator="SOM", figures=())
+    page = Page(render_report([pca, ae, som]))
+    assert not any(t.endswith("comparison-0") for t in page.tables)
+    assert {f"metrics-{i}" for i in range(3)} <= set(page.tables)
+    # two runs of one kind among others: one comparison, of those two only
+    ae2 = _run(tmp_path / "ae2", metrics={"mse": 0.03}, params={"n_components": 16}, figures=())
+    page = Page(render_report([pca, ae, som, ae2]))
+    assert page.tables["metrics-comparison-0"][0] == ["name", "ae", "ae2"]
+    assert "metrics-comparison-1" not in page.tables
+
+
+def test_each_run_shows_its_figures_before_its_metrics_and_configuration(tmp_path):
+    run = _run(tmp_path / "r", metrics={"mse": 0.5}, params={"n_components": 4})
+    text = render_report([run])
+    section = text[text.index('<section class="run" id="run-0">'):]
+    assert section.index("<img") < section.index('id="metrics-0"') < section.index('id="params-0"')
+    assert section.index('id="params-0"') < section.index('id="run-info-0"') < section.index('id="history-0"')
+
+
+def test_runs_with_the_same_folder_name_are_told_apart_by_their_parents(tmp_path):
     a = _run(tmp_path / "x" / "run", metrics={"m": 1}, params={}, figures=())
     b = _run(tmp_path / "y" / "run", metrics={"m": 2}, params={}, figures=())
-    header = Page(render_report([a, b])).tables["metrics-comparison"][0]
-    assert header == ["name", str(a), str(b)]
+    header = Page(render_report([a, b])).tables["metrics-comparison-0"][0]
+    assert header == ["name", "x/run", "y/run"]
+
+
+def test_the_page_shows_no_path_of_the_machine(tmp_path):
+    inside = _run(tmp_path / "demo" / "pca", metrics={"m": 1}, params={}, figures=())
+    nested = _run(tmp_path / "demo" / "more" / "ae", metrics={"m": 2}, params={}, figures=())
+    outside = _run(tmp_path / "elsewhere" / "som", metrics={"m": 3}, params={}, estimator="SOM", figures=())
+    text = write_report([inside, nested, outside], tmp_path / "demo" / "report.html").read_text()
+    assert str(tmp_path) not in text
+    assert Page(text).tables["metrics-comparison-0"][0] == ["name", "pca", "more/ae"]  # relative to the report
+    assert "<h2>pca</h2>" in text and "<h2>more/ae</h2>" in text and "<h2>som</h2>" in text
 
 
 def test_history_csv_is_read_when_there_is_no_json(tmp_path):

@@ -1,4 +1,5 @@
-"""The report opened from disk in headless Chromium: every image loads, no console error, tables present.
+"""The report opened from disk in headless Chromium at a laptop's width: every image loads, no console error,
+tables present, nothing wider than the window, each run's figures above its metrics.
 
 The browser and its DevTools harness are shared with the explorer tests
 (``_chromium.py``, the ``browser`` fixture of ``conftest.py``). A control page
@@ -33,12 +34,30 @@ from aekit.viz import (  # noqa: E402
 
 # What the page reports about itself once loaded (read back by value, not trusted for errors).
 PROBE = """JSON.stringify({
+  viewport: innerWidth, pageWidth: document.documentElement.scrollWidth,
+  widest: Math.max(...Array.from(document.querySelectorAll('img, table, figure')).map(e => e.getBoundingClientRect().right)),
+  sections: Array.from(document.querySelectorAll('section.run')).map(s => ({
+    figuresTop: (s.querySelector('figure') || {getBoundingClientRect: () => ({top: -1})}).getBoundingClientRect().top,
+    metricsTop: s.querySelector('table.metrics').getBoundingClientRect().top})),
+  comparisons: Array.from(document.querySelectorAll('section.comparison table.metrics')).map(t =>
+    Array.from(t.querySelectorAll('thead th')).map(th => th.textContent)),
   images: Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete,
                                                  width: i.naturalWidth, height: i.naturalHeight})),
   tables: Array.from(document.querySelectorAll('table')).map(t => t.id),
   metricRows: Array.from(document.querySelectorAll('table.metrics tbody tr')).length,
   styled: getComputedStyle(document.querySelector('table') || document.body).borderCollapse,
 })"""
+
+
+LAPTOP = (1366, 768)
+
+
+@pytest.fixture
+def laptop(browser):
+    """The shared browser at a laptop's viewport for one test, then back to its default size."""
+    browser.set_viewport(*LAPTOP)
+    yield browser
+    browser.set_viewport(1400, 1000)
 
 
 def _open(browser, url):
@@ -80,24 +99,38 @@ def run_dirs(tmp_path_factory):
                  "training_curves": plot_history(history)},
         extra={"estimator": "SparseAutoencoder", "params": {"n_components": 16, "sparsity": "kl:0.05:3"}},
     )
+    pca8 = PCA(n_components=8, random_state=0).fit(X)
+    write_run(
+        root / "pca8", command="fit pca", dataset="digits", report=False,
+        metrics={"explained_variance": float(pca8.explained_variance_ratio_.sum())},
+        figures={"filters": plot_filters(pca8.components_, (8, 8))},
+        extra={"estimator": "PCA", "params": pca8.get_params()},
+    )
     torch.set_num_threads(torch_threads)
-    return root / "pca", root / "encoder"
+    return root / "pca", root / "encoder", root / "pca8"
 
 
-@pytest.mark.parametrize("which", ["single", "comparison"])
-def test_report_renders_in_chromium(browser, run_dirs, tmp_path, which):
-    dirs = run_dirs[1:] if which == "single" else run_dirs
+@pytest.mark.parametrize("which", ["single", "unlike", "like"])
+def test_report_renders_in_chromium_at_laptop_width(laptop, run_dirs, tmp_path, which):
+    pca, encoder, pca8 = run_dirs
+    dirs = {"single": [encoder], "unlike": [pca, encoder], "like": [pca, encoder, pca8]}[which]
     n_figures = sum(len(list((d / "figures").glob("*.png"))) for d in dirs)
     out = write_report(dirs, tmp_path / "report.html")
-    page, errors = _open(browser, out.resolve().as_uri())
+    page, errors = _open(laptop, out.resolve().as_uri())
     assert errors == []
-    assert len(page["images"]) == n_figures
+    assert len(page["images"]) == n_figures  # every figure once, in its run's section
     for img in page["images"]:
         assert img["complete"] and img["width"] > 0 and img["height"] > 0, img
     assert "metrics-0" in page["tables"] and page["metricRows"] > 0
-    if which == "comparison":
-        assert "metrics-comparison" in page["tables"] and "metrics-1" in page["tables"]
     assert page["styled"] == "collapse"  # the inline style sheet was applied (not refused by the CSP)
+    # laid out for the window: no horizontal scrolling, nothing past its right edge
+    assert page["viewport"] == LAPTOP[0] and page["pageWidth"] <= LAPTOP[0] and page["widest"] <= LAPTOP[0]
+    # each run's figures come first, its metrics below them
+    assert len(page["sections"]) == len(dirs)
+    assert all(0 <= s["figuresTop"] < s["metricsTop"] for s in page["sections"])
+    # a comparison only of the runs of one kind, PCA here, and none between unlike runs
+    assert page["comparisons"] == ([["name", "pca", "pca8"]] if which == "like" else [])
+    laptop.screenshot(tmp_path / f"report-{which}.png")
 
 
 def test_the_harness_sees_broken_images_and_console_errors(browser, tmp_path):
