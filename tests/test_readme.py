@@ -92,8 +92,12 @@ def test_readme_python_block_prints_what_it_claims(index):
             values.extend(np.ravel(np.asarray(a, dtype=np.float64)).tolist())
         printed.setdefault(line, []).extend(values)
 
-    torch.set_num_threads(1)
-    exec(compile(block, f"README.md[python {index}]", "exec"), {"__name__": "readme", "print": record})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tour's printed digits as a user on one thread sees them
+    try:
+        exec(compile(block, f"README.md[python {index}]", "exec"), {"__name__": "readme", "print": record})
+    finally:
+        torch.set_num_threads(before)
     assert printed, "the tour prints nothing"
     for line, claimed in claims(block).items():
         got = printed.get(line)

@@ -35,13 +35,7 @@ class SigmoidAE(TrainableModule):
         return {"reconstruction": ce, "weight_decay": 1e-4 * (self.W.square().sum() + self.V.square().sum())}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models: one intra-op thread is faster, above all on a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one intra-op thread is faster
 
 
 @pytest.fixture(scope="module")
