@@ -280,6 +280,15 @@ class SparseDictionaryModule(TrainableModule):
             self._record_firing(fired, n)
         return terms
 
+    def fused_step(self, compute_dtype: torch.dtype):
+        """The hand-written step (:class:`~aekit.autoencoders._sae_step.SparseDictionaryStep`) on the
+        sparse path of TopK and BatchTopK; None otherwise (Matryoshka, ReLU, JumpReLU, dense kernels)."""
+        if not self.sparse_kernels or len(self.prefixes) > 1:
+            return None
+        from aekit.autoencoders._sae_step import SparseDictionaryStep
+
+        return SparseDictionaryStep(self, compute_dtype)
+
     def before_optimizer_step(self) -> None:
         """Remove the gradient component along each atom (unit-norm decoder)."""
         if self.unit_norm_decoder and self.W_dec.grad is not None:

@@ -36,6 +36,7 @@ from aekit.autoencoders._sparse_codes import SparseCodes, latent_scatter
 
 __all__ = [
     "Workspace",
+    "encoder_weights",
     "preactivations",
     "encoder_grads",
     "select_encode",
@@ -46,26 +47,63 @@ __all__ = [
 
 
 class Workspace:
-    """One reusable buffer for the (n, m) pre-activations: a large fresh allocation page-faults at every step."""
+    """Reusable buffers by name: a large fresh allocation page-faults at every step on the CPU."""
 
     def __init__(self):
-        self._buffer: torch.Tensor | None = None
+        self._buffers: dict[str, torch.Tensor] = {}
 
-    def get(self, shape: tuple[int, int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        b = self._buffer
-        if b is None or b.shape != shape or b.dtype != dtype or b.device != device:
-            b = self._buffer = None  # free the old one first
-            b = self._buffer = torch.empty(shape, dtype=dtype, device=device)
-        return b
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, bool]:
+        """The buffer ``name`` with this shape, dtype and device, and whether it was just allocated."""
+        b = self._buffers.get(name)
+        if b is not None and b.shape == shape and b.dtype == dtype and b.device == device:
+            return b, False
+        self._buffers.pop(name, None)  # free the old one first
+        b = self._buffers[name] = torch.empty(shape, dtype=dtype, device=device)
+        return b, True
 
     def clear(self) -> None:
-        self._buffer = None
+        self._buffers.clear()
+
+
+def _padded_width(d: int) -> int:
+    return -(-(d + 1) // 16) * 16
+
+
+def encoder_weights(W_enc: torch.Tensor, b_enc: torch.Tensor, dtype: torch.dtype, workspace: Workspace) -> torch.Tensor:
+    """``[W_enc | b_enc | 0]`` (m, d') in ``dtype``, in the workspace buffer ``"encoder"`` (d' = d + 1 padded to 16).
+
+    On the CPU the bias rides in the product (a column of ones in the input):
+    a separate bias pass over the (n, m) output costs half as much again as the product.
+    """
+    m, d = W_enc.shape
+    Wa, fresh = workspace.get("encoder", (m, _padded_width(d)), dtype, W_enc.device)
+    if fresh:
+        Wa.zero_()
+    Wa[:, :d].copy_(W_enc)
+    Wa[:, d].copy_(b_enc)
+    return Wa
 
 
 def preactivations(xc: torch.Tensor, W_enc: torch.Tensor, b_enc: torch.Tensor, dtype: torch.dtype,
-                   out: torch.Tensor | None = None) -> torch.Tensor:
-    """``z = xc W_encᵀ + b_enc`` (n, m) computed in ``dtype`` (into ``out`` when given); ``xc`` (n, d)."""
-    return torch.addmm(b_enc.to(dtype), xc.to(dtype), W_enc.to(dtype).t(), out=out)
+                   workspace: Workspace | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``z = xc W_encᵀ + b_enc`` (n, m) computed in ``dtype``; ``xc`` (n, d).
+
+    With a workspace (and on the CPU) the product is one matrix product of the
+    padded input ``[xc | 1 | 0]`` and :func:`encoder_weights` (``weights``,
+    when the caller keeps them), written into the workspace buffer ``"z"``.
+    """
+    if workspace is None or xc.device.type != "cpu":
+        out = None if workspace is None else workspace.get("z", (xc.shape[0], W_enc.shape[0]), dtype, xc.device)[0]
+        return torch.addmm(b_enc.to(dtype), xc.to(dtype), W_enc.to(dtype).t(), out=out)
+    n, d = xc.shape
+    Wa = encoder_weights(W_enc, b_enc, dtype, workspace) if weights is None else weights
+    xa, fresh = workspace.get("input", (n, Wa.shape[1]), dtype, xc.device)
+    if fresh:
+        xa.zero_()
+        xa[:, d] = 1
+    xa[:, :d].copy_(xc)
+    z = workspace.get("z", (n, Wa.shape[0]), dtype, xc.device)[0]
+    return torch.mm(xa, Wa.t(), out=z)
 
 
 def encoder_grads(xc: torch.Tensor, W_enc: torch.Tensor, parts: list[tuple[SparseCodes, torch.Tensor]]):
@@ -75,12 +113,15 @@ def encoder_grads(xc: torch.Tensor, W_enc: torch.Tensor, parts: list[tuple[Spars
     their entries (nnz,); ``xc = x − b_dec`` (n, d). See the module docstring.
     """
     m = W_enc.shape[0]
-    dW = torch.zeros_like(W_enc)
-    db_enc = torch.zeros(m, dtype=W_enc.dtype, device=W_enc.device)
+    dW = db_enc = None
     for codes, grad in parts:
         g = (grad * (codes.values != 0)).to(W_enc.dtype)
-        dW += latent_scatter(codes, g, xc)
-        db_enc += torch.bincount(codes.indices, weights=g, minlength=m).to(W_enc.dtype)
+        part_W = latent_scatter(codes, g, xc)
+        part_b = torch.bincount(codes.indices, weights=g, minlength=m).to(W_enc.dtype)
+        dW = part_W if dW is None else dW.add_(part_W)
+        db_enc = part_b if db_enc is None else db_enc.add_(part_b)
+    if dW is None:
+        dW, db_enc = torch.zeros_like(W_enc), torch.zeros(m, dtype=W_enc.dtype, device=W_enc.device)
     db_dec = -(db_enc @ W_enc)
     return dW, db_enc, db_dec
 
@@ -92,8 +133,7 @@ class _SelectEncode(torch.autograd.Function):
     def forward(ctx, xn, b_dec, W_enc, b_enc, select, dtype, workspace):
         with torch.autocast(device_type=xn.device.type, enabled=False):
             xc = xn.to(W_enc.dtype) - b_dec
-            out = None if workspace is None else workspace.get((xn.shape[0], W_enc.shape[0]), dtype, xn.device)
-            z = preactivations(xc, W_enc, b_enc, dtype, out)
+            z = preactivations(xc, W_enc, b_enc, dtype, workspace)
             parts = select(z)
         ctx.parts = parts
         ctx.save_for_backward(xc, W_enc)
@@ -104,7 +144,8 @@ class _SelectEncode(torch.autograd.Function):
     def backward(ctx, *grads):
         xc, W_enc = ctx.saved_tensors
         pairs = [(p, g) for p, g in zip(ctx.parts, grads) if g is not None]
-        dW, db_enc, db_dec = encoder_grads(xc, W_enc, pairs)
+        with torch.autocast(device_type=xc.device.type, enabled=False):
+            dW, db_enc, db_dec = encoder_grads(xc, W_enc, pairs)
         return None, db_dec, dW, db_enc, None, None, None
 
 

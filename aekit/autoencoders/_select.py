@@ -31,6 +31,7 @@ Bussmann, Leask & Nanda, "BatchTopK Sparse Autoencoders" (2024).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -58,12 +59,38 @@ def _group_size(m: int, k: int) -> int:
     return g
 
 
+_POOL: ThreadPoolExecutor | None = None
+_PARALLEL_ROWS = 1024
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL._max_workers != workers:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aekit-select")
+    return _POOL
+
+
 def _largest_columns(a: np.ndarray, k: int) -> np.ndarray:
-    """Column indices (n, k) of the k largest entries of each row of ``a`` (n, c), unordered."""
-    c = a.shape[1]
+    """Column indices (n, k) of the k largest entries of each row of ``a`` (n, c), unordered.
+
+    Row blocks are partitioned in parallel on torch's intra-op thread count
+    (NumPy releases the GIL while it partitions).
+    """
+    n, c = a.shape
     if k == c:
         return np.broadcast_to(np.arange(c), a.shape).copy()
-    return np.argpartition(a, c - k, axis=1)[:, c - k:]
+    workers = min(torch.get_num_threads(), n // _PARALLEL_ROWS)
+    if workers <= 1:
+        return np.argpartition(a, c - k, axis=1)[:, c - k:]
+    out = np.empty((n, k), dtype=np.intp)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+
+    def part(i):
+        lo, hi = bounds[i], bounds[i + 1]
+        out[lo:hi] = np.argpartition(a[lo:hi], c - k, axis=1)[:, c - k:]
+
+    list(_pool(workers).map(part, range(workers)))
+    return out
 
 
 def _as_numpy(t: torch.Tensor) -> np.ndarray:

@@ -72,7 +72,7 @@ class SparseCodes:
     indices: torch.Tensor
     crow: torch.Tensor
     n_latents: int
-    _by_latent: LatentOrder | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)  # shared by every copy with the same pattern
 
     @classmethod
     def from_rows(cls, values: torch.Tensor, indices: torch.Tensor, n_latents: int) -> "SparseCodes":
@@ -95,7 +95,7 @@ class SparseCodes:
 
     def with_values(self, values: torch.Tensor) -> "SparseCodes":
         """The same pattern (and its cached latent order) with other values (nnz,)."""
-        return SparseCodes(values, self.indices, self.crow, self.n_latents, self._by_latent)
+        return SparseCodes(values, self.indices, self.crow, self.n_latents, self._cache)
 
     def row_ids(self) -> torch.Tensor:
         """The row of each entry (nnz,) int64."""
@@ -104,12 +104,12 @@ class SparseCodes:
 
     def by_latent(self) -> LatentOrder:
         """The entries ordered by latent (computed once per pattern)."""
-        if self._by_latent is None:
+        if "by_latent" not in self._cache:
             order = torch.argsort(self.indices, stable=True)
             crow = torch.zeros(self.n_latents + 1, dtype=torch.int64, device=self.indices.device)
             torch.cumsum(torch.bincount(self.indices, minlength=self.n_latents), 0, out=crow[1:])
-            self._by_latent = LatentOrder(order, crow, self.row_ids()[order])
-        return self._by_latent
+            self._cache["by_latent"] = LatentOrder(order, crow, self.row_ids()[order])
+        return self._cache["by_latent"]
 
     def csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
         """``H`` as a torch sparse CSR tensor (n, m) (with ``values`` in place of the codes' own)."""
@@ -171,14 +171,16 @@ class _Decode(torch.autograd.Function):
     def forward(ctx, values, W, codes):
         ctx.codes = codes
         ctx.save_for_backward(values, W)
-        return decode_values(codes, W, values)
+        with torch.autocast(device_type=W.device.type, enabled=False):  # the sparse kernels take float32
+            return decode_values(codes, W, values)
 
     @staticmethod
     def backward(ctx, grad):
         values, W = ctx.saved_tensors
         codes = ctx.codes
-        grad_values = sampled_dot(codes, grad, W).to(values.dtype) if ctx.needs_input_grad[0] else None
-        grad_W = latent_scatter(codes, values.detach(), grad).to(W.dtype) if ctx.needs_input_grad[1] else None
+        with torch.autocast(device_type=W.device.type, enabled=False):
+            grad_values = sampled_dot(codes, grad, W).to(values.dtype) if ctx.needs_input_grad[0] else None
+            grad_W = latent_scatter(codes, values.detach(), grad).to(W.dtype) if ctx.needs_input_grad[1] else None
         return grad_values, grad_W, None
 
 
