@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from aekit.autoencoders._activations import CodeActivation
+from aekit.autoencoders._sparse_codes import upcast
 
 __all__ = ["JumpReLU", "jumprelu", "heaviside_step", "jumprelu_smoothed", "step_smoothed", "rectangle"]
 
@@ -104,7 +105,7 @@ def jumprelu_smoothed(z: torch.Tensor, theta: torch.Tensor, bandwidth: float) ->
 
 
 class JumpReLU(CodeActivation, nn.Module):
-    """JumpReLU activation with learned thresholds and the L0 penalty as its loss term ``"l0"``.
+    """JumpReLU activation with learned thresholds and the L0 penalty as its loss term ``"sparsity_l0"``.
 
     Parameters
     ----------
@@ -151,11 +152,11 @@ class JumpReLU(CodeActivation, nn.Module):
         return jumprelu(z, self.threshold, self.bandwidth)
 
     def loss_terms(self, z: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"l0": λ (1/n) Σ H(z − θ)}``, the θ-gradient by the straight-through estimator."""
+        """``{"sparsity_l0": λ (1/n) Σ H(z − θ)}``, the θ-gradient by the straight-through estimator."""
         if self.l0_coefficient == 0:
             return {}
-        l0 = heaviside_step(z.float(), self.threshold, self.bandwidth).sum(dim=1).mean()
-        return {"l0": self.l0_coefficient * l0}
+        l0 = heaviside_step(upcast(z), self.threshold, self.bandwidth).sum(dim=1).mean()
+        return {"sparsity_l0": self.l0_coefficient * l0}
 
     @torch.no_grad()
     def scale_codes(self, factor: float) -> None:

@@ -28,12 +28,13 @@ import torch
 import torch.nn.functional as F
 
 from aekit.autoencoders._activations import CodeActivation
+from aekit.autoencoders._sparse_codes import upcast
 
 __all__ = ["ReLUL1"]
 
 
 class ReLUL1(CodeActivation):
-    """``h = max(z, 0)`` with the loss term ``"l1": λ (1/n) Σ |h|``.
+    """``h = max(z, 0)`` with the loss term ``"sparsity_l1": λ (1/n) Σ |h|``.
 
     Parameters
     ----------
@@ -59,7 +60,7 @@ class ReLUL1(CodeActivation):
     def loss_terms(self, z: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.l1_coefficient == 0:
             return {}
-        return {"l1": self.l1_coefficient * h.float().abs().sum(dim=1).mean()}
+        return {"sparsity_l1": self.l1_coefficient * upcast(h).abs().sum(dim=1).mean()}
 
     def scale_codes(self, factor: float) -> None:
         """Nothing to rescale: ``max(c z, 0) = c max(z, 0)`` for ``c > 0``."""

@@ -11,7 +11,7 @@ trained (by :class:`aekit.training.Trainer`) on the named terms
 
     reconstruction  (1/n) Σ_rows ‖x̂_n − x_n‖²                (mean over prefixes for Matryoshka)
     auxk            α (1/n) Σ_rows ‖ê − (x_n − x̂_n)‖²         ê: the dead latents' top-k_aux codes decoded
-    l1 / l0         w_t λ · penalty of the activation           w_t = min(1, (t + 1) / N): sparsity warm-up
+    sparsity_l1/l0  w_t λ · penalty of the activation           w_t = min(1, (t + 1) / N): sparsity warm-up
 
 The atoms stay at unit norm (the gradient along each atom is removed before
 the update, the atoms renormalized after). A latent is dead when it has not
@@ -52,7 +52,7 @@ from aekit.autoencoders._sae_kernels import (
 )
 from aekit.autoencoders._sae_options import DEFAULT_SPARSITY, SAE_OPTIONS
 from aekit.autoencoders._select import check_k
-from aekit.autoencoders._sparse_codes import SparseCodes, decode
+from aekit.autoencoders._sparse_codes import SparseCodes, decode, upcast
 from aekit.autoencoders._topk import TopK
 from aekit.training import TrainableModule
 
@@ -235,13 +235,13 @@ class SparseDictionaryModule(TrainableModule):
             else:
                 part = h[:, start:stop] @ self.W_dec[start:stop].to(h.dtype)
             total = part if total is None else total + part
-            outs.append(total.float() + self.b_dec)
+            outs.append(total.to(self.b_dec.dtype) + self.b_dec)
             start = stop
         return outs
 
     def loss_terms(self, x: torch.Tensor, *rest: torch.Tensor, generator: torch.Generator | None = None):
         """Named terms on a batch of raw inputs ``x`` (n, d) (see the module docstring)."""
-        xn = (x * self.input_scale).float()
+        xn = (x * self.input_scale).to(self.W_enc.dtype)
         n = x.shape[0]
         dead = self._dead_for_auxk()
         if self.sparse_kernels:
@@ -261,7 +261,7 @@ class SparseDictionaryModule(TrainableModule):
             aux = []
             if dead is not None:
                 aux = self._aux_selection(z.detach(), dead)
-                values = torch.relu(z[aux[0].row_ids(), aux[0].indices].float())
+                values = torch.relu(upcast(z[aux[0].row_ids(), aux[0].indices]))
                 aux = [aux[0].with_values(values)]
             fired = (h != 0).any(dim=0)
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -270,10 +270,10 @@ class SparseDictionaryModule(TrainableModule):
                 residual = (xn - recons[-1]).detach()
                 terms["auxk"] = self.auxk_coefficient * ((decode(aux[0], self.W_dec) - residual) ** 2).sum() / n
             if h is not None:
-                hf = h.float()
+                hf = upcast(h)
                 if not self.unit_norm_decoder:
                     hf = hf * torch.linalg.vector_norm(self.W_dec, dim=1)
-                penalties = self.activation.loss_terms(z.float(), hf)
+                penalties = self.activation.loss_terms(upcast(z), hf)
                 w = self._warmup()
                 terms.update({k: v * w for k, v in penalties.items()})
         if self.training:
@@ -327,7 +327,7 @@ class SparseDictionaryModule(TrainableModule):
         (of latents that have not fired for ``dead_tokens`` rows)."""
         sq_err, total_sq, total, active, n = 0.0, 0.0, None, 0.0, 0
         for (xb, *_rest) in data.chunks(CHUNK_ROWS, METRIC_ROWS):
-            xb = xb.float()
+            xb = xb.to(self.W_enc.dtype)
             codes = self.sparse_features(xb)
             sq_err += float(((self.decode(codes) - xb) ** 2).sum())
             active += float((codes.values != 0).sum())

@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 
 from aekit.autoencoders._select import top_k_rows
-from aekit.autoencoders._sparse_codes import SparseCodes, latent_scatter
+from aekit.autoencoders._sparse_codes import SparseCodes, latent_scatter, upcast
 
 __all__ = [
     "Workspace",
@@ -173,12 +173,12 @@ def select_encode(xn: torch.Tensor, b_dec: torch.Tensor, W_enc: torch.Tensor, b_
 def dead_latent_codes(z: torch.Tensor, dead: torch.Tensor, k: int) -> SparseCodes:
     """AuxK codes: each row's ``min(k, #dead)`` largest pre-activations among the ``dead`` latents, ReLU'd.
 
-    ``z`` (n, m), ``dead`` (m,) bool with at least one True; values detached (float32).
+    ``z`` (n, m), ``dead`` (m,) bool with at least one True; values detached (half precision upcast to float32).
     """
     idx = dead.nonzero()[:, 0]
     k = min(k, idx.numel())
     values, cols = top_k_rows(z[:, idx], k)
-    return SparseCodes.from_rows(torch.relu(values.float()), idx[cols], z.shape[1])
+    return SparseCodes.from_rows(torch.relu(upcast(values)), idx[cols], z.shape[1])
 
 
 def remove_parallel_component(grad: torch.Tensor, W: torch.Tensor) -> None:

@@ -43,12 +43,12 @@ class SparseDictionaryStep(FusedStep):
         n = x.shape[0]
         if x.device.type == "cpu" and self.weights is None:
             self.weights = encoder_weights(W_enc, b_enc, self.dtype, mod.workspace)
-        xn = (x * mod.input_scale).float()
+        xn = (x * mod.input_scale).to(W_enc.dtype)
         xc = xn - b_dec
         z = preactivations(xc, W_enc, b_enc, self.dtype, mod.workspace, self.weights)
         dead = mod._dead_for_auxk()
         codes = mod.activation.select(z)
-        codes = codes.with_values(codes.values.float())
+        codes = codes.with_values(codes.values.to(W_enc.dtype))
         aux = mod._aux_selection(z, dead)
 
         e = decode_values(codes, W_dec).add_(b_dec).sub_(xn)

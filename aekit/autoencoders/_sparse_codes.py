@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["SparseCodes", "LatentOrder", "decode", "decode_values", "sampled_dot", "latent_scatter"]
+__all__ = ["SparseCodes", "LatentOrder", "decode", "decode_values", "sampled_dot", "latent_scatter", "upcast"]
 
 
 def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -127,15 +127,15 @@ class SparseCodes:
         return torch.bincount(active, minlength=self.n_latents) > 0
 
 
-def _kernel_dtype(t: torch.Tensor) -> torch.Tensor:
-    # the CPU's sparse kernels (MKL) take float32 and float64 only
+def upcast(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision tensors as float32 (the sparse kernels take float32 and float64 only); others unchanged."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def decode_values(codes: SparseCodes, W: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
     """``H W`` (n, d) for the codes (or ``values`` on their pattern) and atoms ``W`` (m, d); no autograd."""
     v = codes.values if values is None else values
-    W = _kernel_dtype(W)
+    W = upcast(W)
     if v.numel() == 0:
         return W.new_zeros(codes.n_rows, W.shape[1])
     return codes.csr(v.to(W.dtype)) @ W
@@ -146,7 +146,7 @@ def sampled_dot(codes: SparseCodes, A: torch.Tensor, W: torch.Tensor) -> torch.T
 
     ``A`` (n, d), ``W`` (m, d).
     """
-    A, W = _kernel_dtype(A), _kernel_dtype(W)
+    A, W = upcast(A), upcast(W)
     if codes.indices.numel() == 0:
         return A.new_zeros(0)
     pattern = codes.csr(torch.zeros(codes.indices.shape[0], dtype=A.dtype, device=A.device))
@@ -156,7 +156,7 @@ def sampled_dot(codes: SparseCodes, A: torch.Tensor, W: torch.Tensor) -> torch.T
 def latent_scatter(codes: SparseCodes, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """``Σ_{e of latent j} weights[e] · A[row(e)]`` for every latent ``j`` (m, d): ``Hᵀ A`` with ``H``'s values
     replaced by ``weights`` (nnz,), in row order. ``A`` (n, d)."""
-    A = _kernel_dtype(A)
+    A = upcast(A)
     if weights.numel() == 0:
         return A.new_zeros(codes.n_latents, A.shape[1])
     lat = codes.by_latent()
