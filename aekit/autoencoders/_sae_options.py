@@ -20,7 +20,7 @@ ARCHITECTURES = ("topk", "batchtopk", "relu", "jumprelu", "matryoshka")
 
 #: λ used when ``sparsity_coefficient`` is None: of the L1 penalty (relu) and the L0 penalty (jumprelu),
 #: for inputs normalized to E‖x‖² = d and the reconstruction summed over features.
-DEFAULT_SPARSITY = {"relu": 5.0, "jumprelu": 0.1}
+DEFAULT_SPARSITY = {"relu": 5.0, "jumprelu": 1.0}
 
 SAE_OPTIONS: dict[str, Option] = {
     "architecture": Option(
@@ -39,18 +39,20 @@ SAE_OPTIONS: dict[str, Option] = {
     "sparsity_coefficient": Option(
         None, [Interval(Real, 0, None, closed="left"), None], "float or None",
         "λ of the L1 penalty (relu; weighted by the decoder atoms' norms) or of the L0 penalty (jumprelu), for\n"
-        "the reconstruction summed over features on normalized inputs; None: 5.0 (relu), 0.1 (jumprelu).", 1.0,
+        "the reconstruction summed over features on normalized inputs; None: 5.0 (relu), 1.0 (jumprelu).", 2.0,
     ),
     "sparsity_warmup_steps": Option(
         0, [Interval(Integral, 0, None, closed="left")], "int",
         "λ grows linearly from λ/N to λ over the first N optimizer steps (relu, jumprelu); 0 turns it off.", 50,
     ),
     "jumprelu_bandwidth": Option(
-        0.05, [Interval(Real, 0, None, closed="neither")], "float",
+        0.1, [Interval(Real, 0, None, closed="neither")], "float",
         "ε of JumpReLU's straight-through estimator (rectangle kernel), in normalized pre-activation units.", 0.01,
     ),
     "jumprelu_threshold": Option(
-        0.05, [Interval(Real, 0, None, closed="neither")], "float", "Initial JumpReLU threshold θ of every latent.", 0.1,
+        0.5, [Interval(Real, 0, None, closed="neither")], "float",
+        "Initial JumpReLU threshold θ of every latent, in normalized pre-activation units (pre-activations\n"
+        "start near N(0, 1)).", 1.0,
     ),
     "threshold_momentum": Option(
         0.99, [Interval(Real, 0, 1, closed="left")], "float in [0, 1)",
