@@ -61,6 +61,7 @@ from aekit.autoencoders._sparse_codes import SparseCodes
 from aekit.autoencoders._sae import SparseDictionaryModule
 from aekit.autoencoders._sae_options import SAE_OPTIONS
 from aekit.autoencoders._sparse_dictionary import SparseDictionary
+from aekit.autoencoders._saelens import export_saelens
 
 __all__ = [
     "Autoencoder",
@@ -85,6 +86,7 @@ __all__ = [
     "gaussian",
     "salt_and_pepper",
     "SparseDictionary",
+    "export_saelens",
     "SparseDictionaryModule",
     "SAE_OPTIONS",
     "SparseCodes",
