@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit._params import make_init, option_values, parameter_constraints, parameters_doc
-from aekit._torch import CHUNK_ROWS, as_tensor, resolve_device, seed_from, to_numpy
+from aekit._torch import CHUNK_ROWS, as_device_tensor, as_tensor, resolve_device, seed_from, to_numpy
 from aekit.autoencoders._autoencoder import EncoderEstimator
 from aekit.autoencoders._sae import SparseDictionaryModule
 from aekit.autoencoders._sae_init import geometric_median, input_scale
@@ -139,7 +139,7 @@ class SparseDictionary(EncoderEstimator, ClassNamePrefixFeaturesOutMixin, Transf
                 )
             return X, sample
         X = validate_data(self, X, dtype=np.float32, reset=reset)
-        T = torch.from_numpy(np.ascontiguousarray(X))
+        T = as_device_tensor(X, "cpu")  # a read-only float32 memory map is shared, not copied
         return T, T[: self.init_rows]
 
     def _initial_state(self, sample: torch.Tensor) -> tuple[float, torch.Tensor | None]:
