@@ -12,7 +12,10 @@ optimizer steps after two warm-up steps:
 (c) aekit ``SparseDictionaryModule`` through the Trainer, dense kernels (``sparse_kernels=False``), bfloat16;
 (d) aekit, sparse kernels, autograd (``fused_step=False``), bfloat16;
 (e) aekit, sparse kernels and the fused step (the default), bfloat16;
-(f) (e) with BatchTopK codes.
+(f) (e) with BatchTopK codes;
+(g) with ``--peers-python PYTHON`` (an environment with the ``bench`` extra): EleutherAI's sparsify,
+    its ``SparseCoder`` driven as its trainer drives it (``benchmarks/_sae_peers.py``), float32 as
+    shipped on the CPU and under CPU bfloat16 autocast; the faster is the peer's number.
 
 The Trainer rows time whole ``fit`` calls over the same rows (one epoch; the
 module's epoch diagnostics are switched off, the plain loops have none) and
@@ -23,7 +26,7 @@ encoder product alone (one (B x d) x (d x m) product per step, written into a
 reused buffer), i.e. what a step costing only its encoder would reach.
 
     python benchmarks/bench_sae_training.py [--steps 12] [--repeats 3] [--threads 2]
-        [--clock wall|cpu] [--out benchmarks/results/sae_training.md]
+        [--clock wall|cpu] [--peers-python PYTHON] [--out benchmarks/results/sae_training.md]
 
 ``--clock cpu`` times with the process's CPU time (robust to other processes
 on a shared machine when ``--threads 1``).
@@ -32,9 +35,14 @@ on a shared machine when ``--threads 1``).
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -123,12 +131,31 @@ def matmul_run(X: torch.Tensor, dtype):
     return run
 
 
+def peer_run(X: torch.Tensor, python: str, bf16: bool, threads: int, clock: str, folder: Path):
+    """Runs the peer in its environment; the child times its own steps (imports and warm-up excluded)."""
+    rows = folder / "rows.npy"
+    if not rows.exists():
+        np.save(rows, X.numpy())
+    script = Path(__file__).with_name("_sae_peers.py")
+    args = [python, str(script), "sparsify", str(rows), "--threads", str(threads), "--batch", str(B), "--k", str(K),
+            "--latents", str(M), "--clock", clock] + (["--bf16"] if bf16 else [])
+
+    def run():
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+        if done.returncode != 0:
+            raise RuntimeError(f"the peer failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"]
+
+    return run
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--peers-python", default=None, help="interpreter of an environment with eai-sparsify")
     parser.add_argument("--out", default="benchmarks/results/sae_training.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -147,23 +174,34 @@ def main(argv=None):
         "(e) aekit, sparse kernels + fused step": aekit_run(X, precision=precision),
         "(f) aekit BatchTopK, sparse + fused": aekit_run(X, architecture="batchtopk", precision=precision),
     }
-    best = {name: 0.0 for name in runs}
+    peers = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sae-"))
+    if args.peers_python:
+        peers["(g) sparsify SparseCoder, float32"] = peer_run(X, args.peers_python, False, args.threads, args.clock, tmp)
+        peers["(g) sparsify SparseCoder, bf16 autocast"] = peer_run(X, args.peers_python, True, args.threads, args.clock, tmp)
+    best = {name: 0.0 for name in [*runs, *peers]}
     for _ in range(args.repeats):
         for name, run in runs.items():
             t0 = clock()
             run()
             best[name] = max(best[name], X.shape[0] / (clock() - t0))
+        for name, run in peers.items():
+            best[name] = max(best[name], run())
     ceiling = best["encoder product alone (ceiling)"]
     baseline = best["(b) plain PyTorch, bf16 autocast"]
-    rows = ["| run | tokens/s | vs (b) | of the ceiling |", "| --- | ---: | ---: | ---: |"]
+    peer = max((best[name] for name in peers), default=None)
+    columns = "| run | tokens/s | vs (b) | of the ceiling |" + (" vs sparsify |" if peer else "")
+    rows = [columns, "| --- | ---: | ---: | ---: |" + (" ---: |" if peer else "")]
     for name, rate in best.items():
-        rows.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}x | {rate / ceiling:.0%} |")
+        rows.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}x | {rate / ceiling:.0%} |"
+                    + (f" {rate / peer:.2f}x |" if peer else ""))
     header = [
         "# Sparse-autoencoder training throughput",
         "",
         *provenance_lines(command_line("python benchmarks/bench_sae_training.py", sys.argv[1:] if argv is None else argv)),
         f"- problem: TopK, d {D}, {M} latents, k {K}, batch {B}, {args.steps} steps per timing, best of "
         f"{args.repeats} interleaved repeats, {args.threads} threads, {args.clock} clock, compute dtype {precision}",
+        *([f"- peer: eai-sparsify in a separate environment; 'vs sparsify' divides by its faster row"] if peer else []),
         "",
     ]
     text = "\n".join(header + rows) + "\n"

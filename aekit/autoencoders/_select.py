@@ -20,7 +20,7 @@ Steps 2 and 3 are partitions of short rows, done by NumPy's introselect
 (values only, no index pairs). The entries left over when ``g`` does not
 divide ``m`` are candidates always. ``top_k_batch(z, count)`` selects the
 ``count`` largest entries of the whole batch (BatchTopK) from per-row
-candidates, growing them until no row could hold more.
+candidates, growing the candidates of the rows that could hold more.
 
 References
 ----------
@@ -140,28 +140,45 @@ def top_k_batch(z: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor
     Returns ``(values (count,), indices (count,) int64, crow (n + 1,) int64)``:
     row ``r`` holds entries ``crow[r]:crow[r + 1]`` (latent ``indices``,
     value ``values``), rows in order. Exactly ``count`` entries; ties at the
-    cut are taken in row-major order.
+    cut are taken in row order.
 
-    Each row's top ``c`` candidates (``c = 2 count / n`` at first) are
-    pooled and the ``count``-th largest pooled value ``t`` found; when a row's
-    ``c`` candidates are all ``>= t`` it might hold more, and ``c`` doubles.
+    Each row offers its top ``c`` entries (``c = 2 count / n`` at first) as
+    candidates and the ``count``-th largest candidate ``t`` is found. A row
+    whose ``c`` candidates are all ``>= t`` might hold more above ``t``: only
+    those rows offer 4 times as many, until none does. Then every entry of
+    ``z`` above ``t`` is a candidate, so ``t`` is the batch's ``count``-th
+    largest entry.
     """
     n, m = z.shape
     check_k(count, n * m, "k * batch rows")
     c = min(m, max(1, math.ceil(2 * count / n)))
+    values, indices = top_k_rows(z, c)
+    row_min = values.float().amin(dim=1)
+    width = torch.full((n,), c, dtype=torch.int64, device=z.device)
+    rows = torch.arange(n, device=z.device).repeat_interleave(c)
+    values, indices = values.reshape(-1), indices.reshape(-1)
     while True:
-        values, indices = top_k_rows(z, c)
-        cut = _kth_largest(values.float().reshape(-1), count)
-        if c == m or not bool((values.float().amin(dim=1) >= cut).any()):
+        cut = _kth_largest(values.float(), count)
+        grow = (row_min >= cut) & (width < m)
+        if not bool(grow.any()):
             break
-        c = min(m, 2 * c)
+        which = grow.nonzero()[:, 0]
+        wider = min(m, 4 * int(width[which].max()))
+        more_values, more_indices = top_k_rows(z[which], wider)
+        keep = ~grow[rows]
+        values = torch.cat([values[keep], more_values.reshape(-1)])
+        indices = torch.cat([indices[keep], more_indices.reshape(-1)])
+        rows = torch.cat([rows[keep], which.repeat_interleave(wider)])
+        width[which] = wider
+        row_min[which] = more_values.float().amin(dim=1)
     above = values.float() > cut
-    ties = values.float() == cut
     missing = count - int(above.sum())
-    if missing > 0:  # ties at the cut, in row-major order
-        rank = ties.reshape(-1).cumsum(0).view(n, c)
-        above |= ties & (rank <= missing)
-    per_row = above.sum(dim=1)
+    if missing > 0:  # ties at the cut, by row
+        tied = (values.float() == cut).nonzero()[:, 0]
+        tied = tied[torch.argsort(rows[tied], stable=True)[:missing]]
+        above[tied] = True
+    chosen = above.nonzero()[:, 0]
+    chosen = chosen[torch.argsort(rows[chosen], stable=True)]
     crow = torch.zeros(n + 1, dtype=torch.int64, device=z.device)
-    torch.cumsum(per_row, 0, out=crow[1:])
-    return values[above], indices[above], crow
+    torch.cumsum(torch.bincount(rows[chosen], minlength=n), 0, out=crow[1:])
+    return values[chosen], indices[chosen], crow
