@@ -17,6 +17,13 @@ optimizer steps after two warm-up steps:
     its ``SparseCoder`` driven as its trainer drives it (``benchmarks/_sae_peers.py``), float32 as
     shipped on the CPU and under CPU bfloat16 autocast; the faster is the peer's number.
 
+A second table times the building blocks that the sparse path chose, each
+against the plain alternative, on one batch's pre-activations: the exact
+two-level top-k against ``torch.topk``, BatchTopK's selection against
+``torch.topk`` over the flattened batch, and the encoder product with the
+bias carried in the product into a reused buffer against ``addmm`` into a
+fresh tensor.
+
 The Trainer rows time whole ``fit`` calls over the same rows (one epoch; the
 module's epoch diagnostics are switched off, the plain loops have none) and
 include aekit's unit-norm projection, renormalization and dead-latent
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -131,6 +139,38 @@ def matmul_run(X: torch.Tensor, dtype):
     return run
 
 
+def block_rows(X: torch.Tensor, dtype, repeats: int, clock) -> list[str]:
+    """Milliseconds per call of each building block and its plain alternative (best of ``repeats``)."""
+    from aekit.autoencoders._sae_kernels import Workspace, preactivations
+    from aekit.autoencoders._select import top_k_batch, top_k_rows
+
+    g = torch.Generator().manual_seed(0)
+    W = F.normalize(torch.randn(M, D, generator=g), dim=1)
+    b = torch.zeros(M)
+    x = X[:B] * (D / float((X[:B] ** 2).sum(dim=1).mean())) ** 0.5
+    z = preactivations(x, W, b, dtype)
+    ws = Workspace()
+    pairs = [
+        ("top-k per row", lambda: torch.topk(z, K, dim=1, sorted=False), lambda: top_k_rows(z, K)),
+        ("BatchTopK selection", lambda: torch.topk(z.reshape(-1), K * B, sorted=False), lambda: top_k_batch(z, K * B)),
+        ("encoder product", lambda: torch.addmm(b.to(dtype), x.to(dtype), W.to(dtype).t()),
+         lambda: preactivations(x, W, b, dtype, ws)),
+    ]
+    rows = ["| block | plain (ms) | aekit (ms) | speed-up |", "| --- | ---: | ---: | ---: |"]
+    for name, plain, ours in pairs:
+        times = []
+        for fn in (plain, ours):
+            fn()
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = clock()
+                fn()
+                best = min(best, clock() - t0)
+            times.append(best * 1e3)
+        rows.append(f"| {name} | {times[0]:.1f} | {times[1]:.1f} | {times[0] / times[1]:.2f}x |")
+    return rows
+
+
 def peer_run(X: torch.Tensor, python: str, bf16: bool, threads: int, clock: str, folder: Path):
     """Runs the peer in its environment; the child times its own steps (imports and warm-up excluded)."""
     rows = folder / "rows.npy"
@@ -163,6 +203,7 @@ def main(argv=None):
     fast = torch.bfloat16 if bf16_supported(torch.device("cpu")) else torch.float32
     precision = "bfloat16" if fast == torch.bfloat16 else "float32"
 
+    load_before = os.getloadavg()[0]
     X, _, _ = sparse_dictionary_data(args.steps * B, D, 4 * M, K, random_state=0)
     X = torch.from_numpy(X)
     runs = {
@@ -202,9 +243,11 @@ def main(argv=None):
         f"- problem: TopK, d {D}, {M} latents, k {K}, batch {B}, {args.steps} steps per timing, best of "
         f"{args.repeats} interleaved repeats, {args.threads} threads, {args.clock} clock, compute dtype {precision}",
         *([f"- peer: eai-sparsify in a separate environment; 'vs sparsify' divides by its faster row"] if peer else []),
+        f"- machine load (1-minute average) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f}",
         "",
     ]
-    text = "\n".join(header + rows) + "\n"
+    blocks = block_rows(X, fast, max(3, args.repeats), clock)
+    text = "\n".join(header + rows + ["", "Building blocks (one batch):", ""] + blocks) + "\n"
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
