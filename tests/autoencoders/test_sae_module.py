@@ -29,7 +29,7 @@ def _terms_and_grads(mod, x):
     mod.zero_grad(set_to_none=True)
     terms = mod.loss_terms(x)
     sum(terms.values()).backward()
-    return {k: float(v) for k, v in terms.items()}, {n: p.grad.clone() for n, p in mod.named_parameters()}
+    return {k: float(v.detach()) for k, v in terms.items()}, {n: p.grad.clone() for n, p in mod.named_parameters()}
 
 
 @pytest.mark.parametrize("architecture", ["topk", "batchtopk", "matryoshka"])
