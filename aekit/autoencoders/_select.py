@@ -81,7 +81,7 @@ def _largest_columns(a: np.ndarray, k: int) -> np.ndarray:
         return np.broadcast_to(np.arange(c), a.shape).copy()
     workers = min(torch.get_num_threads(), n // _PARALLEL_ROWS)
     if workers <= 1:
-        return np.argpartition(a, c - k, axis=1)[:, c - k:]
+        return np.ascontiguousarray(np.argpartition(a, c - k, axis=1)[:, c - k:])
     out = np.empty((n, k), dtype=np.intp)
     bounds = np.linspace(0, n, workers + 1).astype(int)
 
