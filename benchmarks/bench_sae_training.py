@@ -189,6 +189,17 @@ def peer_run(X: torch.Tensor, python: str, bf16: bool, threads: int, clock: str,
     return run
 
 
+def _shown_argv(argv) -> list[str]:
+    """The arguments as the results file records them: the peers' interpreter (a path on this machine) as PYTHON."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg.startswith("--peers-python="):
+            args[i] = "--peers-python=PYTHON"
+        elif i > 0 and args[i - 1] == "--peers-python":
+            args[i] = "PYTHON"
+    return args
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
@@ -239,7 +250,7 @@ def main(argv=None):
     header = [
         "# Sparse-autoencoder training throughput",
         "",
-        *provenance_lines(command_line("python benchmarks/bench_sae_training.py", sys.argv[1:] if argv is None else argv)),
+        *provenance_lines(command_line("python benchmarks/bench_sae_training.py", _shown_argv(argv))),
         f"- problem: TopK, d {D}, {M} latents, k {K}, batch {B}, {args.steps} steps per timing, best of "
         f"{args.repeats} interleaved repeats, {args.threads} threads, {args.clock} clock, compute dtype {precision}",
         *([f"- peer: eai-sparsify in a separate environment; 'vs sparsify' divides by its faster row"] if peer else []),
