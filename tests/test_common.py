@@ -33,6 +33,7 @@ from aekit.autoencoders import (
     DenoisingAutoencoder,
     KSparseAutoencoder,
     SparseAutoencoder,
+    SparseDictionary,
     StackedAutoencoder,
     StackedAutoencoderClassifier,
 )
@@ -101,6 +102,9 @@ ESTIMATORS = [
     (DenoisingAutoencoder(**FAST), ()),
     (ContractiveAutoencoder(**FAST), ()),
     (Autoencoder(hidden_layer_sizes=(5,), contraction=0.1, encoder_activation="tanh", **FAST), ()),
+    # k=1: the checks set n_components=1
+    (SparseDictionary(k=1, n_components=6, max_epochs=2, batch_size=16, learning_rate=1e-2, warmup_steps=1,
+                      random_state=0), ()),
     (StackedAutoencoder(_tiny_layers(), fine_tune=True, max_epochs=1, batch_size=32, learning_rate=1e-2), ()),
     (
         StackedAutoencoderClassifier(_tiny_layers(), head_max_epochs=8, max_epochs=8, batch_size=32,

@@ -5,7 +5,7 @@ ones the README's "Layout" section lists:
 
     0  aekit (the package __init__), aekit._torch, aekit._params, aekit._validation, aekit.io
     1  datasets, training
-    2  decomposition, manifold, autoencoders
+    2  decomposition, manifold, autoencoders, harvest
     3  metrics, inspection
     4  viz, bench
     5  cli
@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "decomposition": 2,
     "manifold": 2,
     "autoencoders": 2,
+    "harvest": 2,
     "metrics": 3,
     "inspection": 3,
     "viz": 4,

@@ -16,6 +16,11 @@
 - Deep stacks (:class:`StackedAutoencoder`, :class:`StackedAutoencoderClassifier`):
   greedy layer-wise pretraining of any of these estimators, then fine-tuning
   (unrolled reconstruction, or a softmax layer and labels) by the same trainer.
+- Sparse autoencoders of network activations (:class:`SparseDictionary`, on
+  :class:`SparseDictionaryModule`): TopK, BatchTopK, ReLU+L1, JumpReLU and
+  Matryoshka codes (activations :class:`TopK`, :class:`BatchTopK`,
+  :class:`ReLUL1`, :class:`JumpReLU`), sparse kernels on :class:`SparseCodes`,
+  AuxK, unit-norm atoms; :func:`export_saelens` writes SAELens's format.
 """
 
 from aekit.autoencoders import _penalties
@@ -35,6 +40,14 @@ from aekit.autoencoders._stacked import StackedAutoencoder
 from aekit.autoencoders._stacked_classifier import StackedAutoencoderClassifier
 from aekit.autoencoders._stacked_module import EncoderStack, SoftmaxModule, StackedClassifierModule, StackedModule
 from aekit.autoencoders._topk import TopK, k_schedule, topk, topk_mask
+from aekit.autoencoders._batchtopk import BatchTopK
+from aekit.autoencoders._jumprelu import JumpReLU, heaviside_step, jumprelu
+from aekit.autoencoders._relu_l1 import ReLUL1
+from aekit.autoencoders._sparse_codes import SparseCodes
+from aekit.autoencoders._sae import SparseDictionaryModule
+from aekit.autoencoders._sae_options import SAE_OPTIONS
+from aekit.autoencoders._sparse_dictionary import SparseDictionary
+from aekit.autoencoders._saelens import export_saelens
 
 __all__ = [
     "Autoencoder",
@@ -58,6 +71,16 @@ __all__ = [
     "masking",
     "gaussian",
     "salt_and_pepper",
+    "SparseDictionary",
+    "export_saelens",
+    "SparseDictionaryModule",
+    "SAE_OPTIONS",
+    "SparseCodes",
+    "BatchTopK",
+    "JumpReLU",
+    "ReLUL1",
+    "jumprelu",
+    "heaviside_step",
     "TopK",
     "topk",
     "topk_mask",

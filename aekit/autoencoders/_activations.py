@@ -5,10 +5,12 @@ is a :class:`CodeActivation`: a callable ``h = f(z)`` with a name, its output
 range (the KL sparsity penalty needs outputs inside (0, 1)), its derivative
 written as a function of its *output* where that exists (the closed-form
 contractive penalty needs ``f'(z)`` from ``h``), the gain of the uniform weight
-initialization that suits it, and five hooks with defaults: the
-feature-extraction form (:meth:`CodeActivation.extract`), a check of the code
-width, a per-epoch schedule, auxiliary loss terms, and the inverse that sets an
-output layer's initial bias (:meth:`CodeActivation.inverse`).
+initialization that suits it, and hooks with defaults: the feature-extraction
+form (:meth:`CodeActivation.extract`), a check of the code width, a per-epoch
+schedule, auxiliary loss terms, the inverse that sets an output layer's initial
+bias (:meth:`CodeActivation.inverse`), and for sparse autoencoders the sparse
+form of a selection (:meth:`CodeActivation.select`) and the rescaling of
+thresholds (:meth:`CodeActivation.scale_codes`).
 
 The elementwise functions are :class:`Activation` instances resolved once by
 name through :data:`ACTIVATIONS`; :class:`~aekit.autoencoders.TopK` is a
@@ -24,11 +26,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from aekit._validation import resolve_option
+
+if TYPE_CHECKING:
+    from aekit.autoencoders._sparse_codes import SparseCodes
 
 __all__ = ["CodeActivation", "Activation", "ACTIVATIONS", "get_activation"]
 
@@ -89,6 +95,28 @@ class CodeActivation:
         reconstructs the mean; with None the bias starts at 0. None by default.
         """
         return None
+
+    def select(self, z: torch.Tensor, *, features: bool = False) -> "SparseCodes | None":
+        """The codes of pre-activations ``z`` (n, m) as :class:`~aekit.autoencoders.SparseCodes`, or None.
+
+        Activations whose codes are a selection of few entries (TopK,
+        BatchTopK) return them here (the training-time code, or the feature
+        form with ``features``), so that a sparse autoencoder decodes and
+        differentiates only those entries. Each entry's value is ``f(z)`` at
+        that entry and its slope there is 1 where the value is non-zero.
+        None by default: the codes are dense.
+        """
+        return None
+
+    def scale_codes(self, factor: float) -> None:
+        """From now on the pre-activations are ``factor`` (> 0) times larger: rescale any threshold so
+        that the codes are ``factor`` times larger too (``f(c z) = c f(z)``).
+
+        Used to fold an input normalization into the weights. Raises
+        ``NotImplementedError`` by default; positively homogeneous activations
+        (ReLU, TopK) implement it.
+        """
+        raise NotImplementedError(f"the {self.name!r} activation cannot rescale its codes.")
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,13 @@ architecture::
 
     AutoencoderModule(784, 1000, encoder_activation=TopK(25, alpha=3), tied_weights=True)
 
+The TopK sparse autoencoder of Gao et al. is the same selection followed by a
+ReLU (``TopK(k, nonnegative=True)``, ``k`` fixed): the kept codes are ``>= 0``.
+
 References
 ----------
-Makhzani & Frey, "k-Sparse Autoencoders", ICLR 2014 (arXiv:1312.5663).
+Makhzani & Frey, "k-Sparse Autoencoders", ICLR 2014 (arXiv:1312.5663);
+Gao et al., "Scaling and evaluating sparse autoencoders" (2024, arXiv:2406.04093).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import torch
 from torch import nn
 
 from aekit.autoencoders._activations import CodeActivation
+from aekit.autoencoders._select import top_k_rows
+from aekit.autoencoders._sparse_codes import SparseCodes
 
 __all__ = ["topk", "topk_mask", "k_schedule", "TopK"]
 
@@ -40,14 +46,15 @@ def topk(z: torch.Tensor, k: int) -> torch.Tensor:
     were not selected for a sample receive nothing from it.
     """
     _check_k(k, z.shape[-1])
-    values, indices = torch.topk(z, k, dim=-1, sorted=False)
-    return torch.zeros_like(z).scatter(-1, indices, values)
+    with torch.no_grad():
+        indices = top_k_rows(z.detach().reshape(-1, z.shape[-1]), k)[1].view(*z.shape[:-1], k)
+    return torch.zeros_like(z).scatter(-1, indices, z.gather(-1, indices))
 
 
 def topk_mask(z: torch.Tensor, k: int) -> torch.Tensor:
     """Boolean mask (n, m) of the ``k`` largest entries of each row of ``z``."""
     _check_k(k, z.shape[-1])
-    indices = torch.topk(z, k, dim=-1, sorted=False).indices
+    indices = top_k_rows(z.detach().reshape(-1, z.shape[-1]), k)[1].view(*z.shape[:-1], k)
     return torch.zeros_like(z, dtype=torch.bool).scatter(-1, indices, True)
 
 
@@ -70,6 +77,8 @@ def k_schedule(epoch: int, max_epochs: int, k: int, k_start: int, anneal_fractio
 class TopK(CodeActivation, nn.Module):
     """k-sparse activation: ``h = topk(z, k)`` while training, ``topk(z, ⌈α·k⌉)`` for features.
 
+    With ``nonnegative``, ``h = max(topk(z, k), 0)`` (Gao et al.'s TopK sparse autoencoder).
+
     Parameters
     ----------
     k : int
@@ -82,6 +91,8 @@ class TopK(CodeActivation, nn.Module):
     anneal_fraction : float, default 0.5
         Fraction of the epochs over which ``k`` anneals from ``k_start`` down
         to ``k``; 0 trains with ``k`` throughout.
+    nonnegative : bool, default False
+        Apply a ReLU to the kept entries.
 
     Attributes
     ----------
@@ -92,7 +103,8 @@ class TopK(CodeActivation, nn.Module):
 
     name = "topk"
 
-    def __init__(self, k: int, *, alpha: float = 1.0, k_start: int | None = None, anneal_fraction: float = 0.5):
+    def __init__(self, k: int, *, alpha: float = 1.0, k_start: int | None = None, anneal_fraction: float = 0.5,
+                 nonnegative: bool = False):
         super().__init__()
         if int(k) != k or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
@@ -104,21 +116,39 @@ class TopK(CodeActivation, nn.Module):
         self.alpha = float(alpha)
         self.k_start = 4 * self.k if k_start is None else int(k_start)
         self.anneal_fraction = float(anneal_fraction)
+        self.nonnegative = bool(nonnegative)
         self.k_current = self.k
+        if self.nonnegative:
+            self.output_range = (0.0, math.inf)
 
     def check_width(self, width: int) -> None:
         """Raise unless ``k`` fits in ``width`` hidden units."""
         _check_k(self.k, width)
 
+    def _k(self, width: int, features: bool) -> int:
+        return min(math.ceil(self.alpha * self.k) if features else self.k_current, width)
+
+    def _finish(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.relu(h) if self.nonnegative else h
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return topk(z, min(self.k_current, z.shape[-1]))
+        return self._finish(topk(z, self._k(z.shape[-1], False)))
 
     def extract(self, z: torch.Tensor) -> torch.Tensor:
         """Feature-extraction code: the ``⌈α·k⌉`` largest units (at most all of them)."""
-        return topk(z, min(math.ceil(self.alpha * self.k), z.shape[-1]))
+        return self._finish(topk(z, self._k(z.shape[-1], True)))
+
+    def select(self, z: torch.Tensor, *, features: bool = False) -> SparseCodes:
+        """The kept entries of each row of ``z`` (n, m) as sparse codes (k per row; detached values)."""
+        values, indices = top_k_rows(z.detach(), self._k(z.shape[-1], features))
+        return SparseCodes.from_rows(self._finish(values), indices, z.shape[-1])
+
+    def scale_codes(self, factor: float) -> None:
+        """Nothing to rescale: the selection commutes with a positive factor."""
 
     def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
         self.k_current = k_schedule(epoch, max_epochs, self.k, self.k_start, self.anneal_fraction)
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, alpha={self.alpha}, k_start={self.k_start}, anneal_fraction={self.anneal_fraction}"
+        return (f"k={self.k}, alpha={self.alpha}, k_start={self.k_start}, anneal_fraction={self.anneal_fraction}, "
+                f"nonnegative={self.nonnegative}")

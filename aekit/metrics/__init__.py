@@ -7,6 +7,10 @@
 - Embeddings: :func:`trustworthiness`, :func:`continuity`, :func:`procrustes_disparity`,
   :func:`residual_variance` (defined in :mod:`aekit.manifold`).
 - Filters: :func:`fit_gabor` / :func:`gabor_r2` (R² of a 2-D Gabor fit per filter).
+- Sparse autoencoders: :func:`l0`, :func:`mse`, :func:`fraction_of_variance_unexplained`,
+  :func:`explained_variance`, :func:`reconstruction_cosine`, :func:`firing_frequency`,
+  :func:`dead_latents`, :func:`dense_latents`, :func:`feature_density_histogram`,
+  :func:`ce_loss_recovered`.
 - All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``), which
   reads what a model offers through two small interfaces, :class:`Reconstructor` and
   :class:`TorchEncoder`.
@@ -20,6 +24,18 @@ from aekit.metrics._gabor import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
 from aekit.metrics._som import quantization_error, topographic_error
+from aekit.metrics._sae import (
+    ce_loss_recovered,
+    dead_latents,
+    dense_latents,
+    explained_variance,
+    feature_density_histogram,
+    firing_frequency,
+    fraction_of_variance_unexplained,
+    l0,
+    mse,
+    reconstruction_cosine,
+)
 from aekit.manifold import residual_variance  # beside MDS in aekit.manifold; re-exported (last: see there)
 
 __all__ = [
@@ -46,4 +62,14 @@ __all__ = [
     "evaluate",
     "Reconstructor",
     "TorchEncoder",
+    "l0",
+    "mse",
+    "fraction_of_variance_unexplained",
+    "explained_variance",
+    "reconstruction_cosine",
+    "firing_frequency",
+    "dead_latents",
+    "dense_latents",
+    "feature_density_histogram",
+    "ce_loss_recovered",
 ]
