@@ -40,9 +40,11 @@ Timing. Each driver records a tick whenever the peer's trainer takes its next
 batch. ``steady_tokens_per_s`` counts the steps between the tick of step
 ``skip_steps`` and the tick of the last step (excluding start-up: first-call
 allocation, b_dec initialisation; and shut-down: final checkpoint writes);
-``tokens_per_s`` is the whole training call, start-up and shut-down included.
-Runs on a shared machine are noisy: compare peers interleaved in one process
-(the ``__main__`` smoke test does), never across runs.
+``best_step_tokens_per_s`` is the fastest single step among those (other
+processes only ever add time, so on a shared machine it is the least disturbed
+estimate); ``tokens_per_s`` is the whole training call, start-up and shut-down
+included. Runs on a shared machine are noisy: compare peers interleaved in one
+process (the ``__main__`` smoke test does), never across runs.
 
 The peers, one paragraph each (exact settings are in each ``PeerResult.settings``):
 
@@ -101,7 +103,8 @@ The peers, one paragraph each (exact settings are in each ``PeerResult.settings`
   ``"bfloat16"`` wraps ``train_sae`` (its ``train_sae_amp`` is float16 with a
   gradient scaler, a CUDA recipe).
 - **reference** (plain PyTorch, no library): ``nn.Linear`` encoder on
-  ``x - b_dec``, ReLU + ``topk``, decoder by ``F.embedding_bag`` over the k
+  ``x - b_dec``, ``topk`` then ReLU on the k values (the same codes as ReLU
+  then TopK, without a full-width ReLU and its backward), decoder by ``F.embedding_bag`` over the k
   active rows of a unit-norm ``W_dec`` (renormalised every step, parallel
   gradient removed), ``b_dec`` = mean of the first batch, AuxK as in Gao et
   al. (1/32, normalised by the residual's variance), ``torch.optim.Adam(fused=True)``,
@@ -186,6 +189,7 @@ class PeerResult:
     seconds: float
     tokens_per_s: float
     steady_tokens_per_s: float
+    best_step_tokens_per_s: float
     encode: Callable[[torch.Tensor], torch.Tensor]
     decode: Callable[[torch.Tensor], torch.Tensor]
     reconstruct: Callable[[torch.Tensor], torch.Tensor]
@@ -291,12 +295,13 @@ class _Feed:
             self.tick()
             yield self.batch(step)
 
-    def steady_tokens_per_s(self, skip: int) -> float:
-        steps, B = len(self.idx), self.idx.shape[1]
+    def step_seconds(self, skip: int) -> list[float]:
+        """Durations of steps ``skip .. n_steps - 2`` (tick to tick; the last step has no closing tick)."""
+        steps = len(self.idx)
         if len(self.ticks) < steps:
             raise RuntimeError(f"the trainer took {len(self.ticks)} of {steps} batches")
         skip = min(skip, steps - 2)
-        return (steps - 1 - skip) * B / (self.ticks[steps - 1] - self.ticks[skip])
+        return [self.ticks[i + 1] - self.ticks[i] for i in range(skip, steps - 1)]
 
 
 @contextlib.contextmanager
@@ -405,6 +410,7 @@ def _make_run(X, *, n_latents, k, batch_size, n_tokens, lr, seed, threads, preci
 
 def _result(peer: str, run: _Run, feed: _Feed, seconds: float, module: nn.Module, encode, decode,
             dead_fraction, settings, notes, log) -> PeerResult:
+    steps = feed.step_seconds(run.skip_steps)
     enc = _chunked(encode, module, run.device)
     dec = _chunked(decode, module, run.device)
     rec = _chunked(lambda x: decode(encode(x)), module, run.device)
@@ -412,7 +418,8 @@ def _result(peer: str, run: _Run, feed: _Feed, seconds: float, module: nn.Module
         peer=peer, version=peer_version(peer), precision=run.precision, threads=run.threads,
         n_steps=run.n_steps, batch_size=run.batch_size, seconds=seconds,
         tokens_per_s=run.n_steps * run.batch_size / seconds,
-        steady_tokens_per_s=feed.steady_tokens_per_s(run.skip_steps),
+        steady_tokens_per_s=run.batch_size * len(steps) / sum(steps),
+        best_step_tokens_per_s=run.batch_size / min(steps),
         encode=enc, decode=dec, reconstruct=rec, module=module, dead_fraction=dead_fraction,
         settings={**run.common_settings(), **settings}, notes=notes, lrs=feed.lrs, log=log)
 
@@ -746,7 +753,7 @@ def train_overcomplete(X: torch.Tensor, *, n_latents: int, k: int, batch_size: i
 
 # ------------------------------------------------------------------ plain PyTorch reference
 class ReferenceTopK(nn.Module):
-    """Minimal TopK sparse autoencoder: z = TopK(ReLU(W_enc (x - b_dec) + b_enc)), x_hat = W_dec^T z + b_dec."""
+    """Minimal TopK sparse autoencoder: z = ReLU(TopK(W_enc (x - b_dec) + b_enc)), x_hat = W_dec^T z + b_dec."""
 
     def __init__(self, d: int, n_latents: int, k: int, device: torch.device):
         super().__init__()
@@ -767,14 +774,18 @@ class ReferenceTopK(nn.Module):
         g -= (g * W).sum(1, keepdim=True) * W
 
     def pre(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.encoder(x - self.b_dec))
+        return self.encoder(x - self.b_dec)
+
+    def topk(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k largest pre-activations, ReLU'd: the same codes as TopK(ReLU(pre)), without a full-width ReLU."""
+        vals, idx = pre.topk(self.k, dim=1, sorted=False)
+        return vals.relu(), idx
 
     def decode_sparse(self, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return F.embedding_bag(idx, self.W_dec, per_sample_weights=vals.to(self.W_dec.dtype), mode="sum") + self.b_dec
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        vals, idx = self.pre(x).topk(self.k, dim=1, sorted=False)
-        return _dense(vals, idx, self.W_dec.shape[0])
+        return _dense(*self.topk(self.pre(x)), self.W_dec.shape[0])
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return z.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
@@ -803,7 +814,7 @@ def train_reference(X: torch.Tensor, *, n_latents: int, k: int, batch_size: int,
                     model.b_dec.copy_(x.mean(0))
             with _autocast(run.precision, run.device):
                 pre = model.pre(x)
-                vals, idx = pre.topk(k, dim=1, sorted=False)
+                vals, idx = model.topk(pre)
                 x_hat = model.decode_sparse(vals, idx)
                 e = x - x_hat
                 loss = e.pow(2).sum(1).mean()
@@ -916,8 +927,9 @@ def _smoke(argv: list[str] | None = None) -> None:
         f"({n_train} tokens of structured random rows, one epoch), lr {default_lr(args.n_latents):.3g} with the "
         f"common schedule, dead window 5 batches (so every AuxK path runs), seed {args.seed}")
     say(f"- timing: every driver interleaved in this one process ({args.rounds} rounds, the order rotated each "
-        "round); steady = steps 3 .. last (start-up and shut-down excluded), whole = the training call; "
-        "median over rounds. A smoke test on a shared machine: ratios within one run only.")
+        "round); best step = the fastest single step after step 3 (the least disturbed by other processes; best "
+        "round), steady = steps 3 .. last, start-up and shut-down excluded, whole = the training call (both median "
+        "over rounds). A smoke test on a shared, loaded machine: ratios within one run only.")
     say(f"- load average at start (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     say()
     common = dict(n_latents=args.n_latents, k=args.k, batch_size=args.batch_size, n_tokens=n_train, lr=None,
@@ -931,21 +943,23 @@ def _smoke(argv: list[str] | None = None) -> None:
             for peer, prec in order:
                 res = train_peer(peer, X_train, threads=threads, precision=prec, **common)
                 rows.setdefault((peer, prec, threads), []).append(res)
-                say(f"[{threads} thr, round {r}] {peer:20s} {prec:8s} steady {res.steady_tokens_per_s:7.0f} tok/s  "
-                    f"whole {res.tokens_per_s:7.0f} tok/s")
+                say(f"[{threads} thr, round {r}] {peer:20s} {prec:8s} steady {res.steady_tokens_per_s:7.0f}  "
+                    f"best step {res.best_step_tokens_per_s:7.0f}  whole {res.tokens_per_s:7.0f} tok/s")
     say("```")
     say()
     say(f"- load average at end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     say()
-    say("| peer | precision | threads | steady tokens/s | whole tokens/s | held-out FVU | dead (own count) |")
-    say("|---|---|---:|---:|---:|---:|---:|")
+    say("| peer | precision | threads | best step tokens/s (best round) | steady tokens/s (median) | "
+        "whole tokens/s (median) | held-out FVU | dead (own count) |")
+    say("|---|---|---:|---:|---:|---:|---:|---:|")
     for (peer, prec, threads), results in rows.items():
+        best = max(x.best_step_tokens_per_s for x in results)
         steady = sorted(x.steady_tokens_per_s for x in results)[len(results) // 2]
         whole = sorted(x.tokens_per_s for x in results)[len(results) // 2]
         last = results[-1]
         err = fvu(X_test, last.reconstruct(X_test))
         dead = "-" if last.dead_fraction is None else f"{last.dead_fraction:.3f}"
-        say(f"| {peer} | {prec} | {threads} | {steady:.0f} | {whole:.0f} | {err:.3f} | {dead} |")
+        say(f"| {peer} | {prec} | {threads} | {best:.0f} | {steady:.0f} | {whole:.0f} | {err:.3f} | {dead} |")
     say()
     say(f"Held-out FVU on {len(X_test)} rows after only {args.steps} steps: a check that each model trains and "
         "that encode/decode are wired, not a quality comparison (SAELens starts with b_dec = 0 and decoder norm 0.1).")
