@@ -17,7 +17,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aekit-installed
 
-.PHONY: demo test test-numerics test-all bench browser torch clean
+.PHONY: demo test test-numerics test-all bench peers browser torch clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,5 +62,18 @@ browser:
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[bench]"
 
+# The peer SAE libraries for benchmarks/bench_sae.py, in their own environment: they pull
+# torchvision and would re-resolve torch. Torch first (same routes as above), then the peers
+# with torch pinned by a constraints file, then torchvision out again (overcomplete's vision
+# module is stubbed by benchmarks/sae_peers.py).
+PEERS_VENV ?= .venv-peers
+peers:
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(MAKE) --no-print-directory torch VENV=$(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(PEERS_VENV)/constraints.txt
+	$(PEERS_VENV)/bin/pip install -c $(PEERS_VENV)/constraints.txt -e ".[bench-peers]"
+	$(PEERS_VENV)/bin/pip uninstall -y torchvision
+	$(PEERS_VENV)/bin/python -c "import torch; print('peers environment: torch', torch.__version__)"
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache
