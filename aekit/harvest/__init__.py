@@ -27,7 +27,7 @@ from aekit.harvest._lm import (
     load_text_model,
     package_folder,
 )
-from aekit.harvest._modules import LayerNotFoundError, find_module, first_output, replace_output, run_to
+from aekit.harvest._modules import FunctionModule, LayerNotFoundError, find_module, first_output, replace_output, run_to
 from aekit.harvest._splice import EmbeddingSplice, NextTokenSplice, embedding_splice, next_token_splice, splice
 from aekit.harvest._store import STORE_DTYPES, ActivationStore, StoreError, StoreWriter
 from aekit.harvest._stream import StoreBatches
@@ -35,6 +35,7 @@ from aekit.harvest._windows import TokenWindows, WindowFormat, cut_windows, toke
 
 __all__ = [
     "find_module",
+    "FunctionModule",
     "LayerNotFoundError",
     "first_output",
     "run_to",

@@ -244,7 +244,8 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
     if store_dtype not in STORE_DTYPES:
         raise ValueError(f"Unknown store_dtype {store_dtype!r}: use one of {', '.join(map(repr, STORE_DTYPES))}.")
     find_module(model, layer)  # a bad path fails before anything is written
-    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    param = next(model.parameters(), None)
+    device = resolve_device(device) if device is not None else (param.device if param is not None else torch.device("cpu"))
     plan = (_TextInputs(inputs, batch_size, int(exclude_positions)) if isinstance(inputs, TokenWindows)
             else _ArrayInputs(inputs, batch_size, locations))
     settings = {

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["LayerNotFoundError", "find_module", "first_output", "run_to", "replace_output"]
+__all__ = ["FunctionModule", "LayerNotFoundError", "find_module", "first_output", "run_to", "replace_output"]
 
 
 class LayerNotFoundError(KeyError):
@@ -130,3 +130,24 @@ def replace_output(model: torch.nn.Module, path: str, replace: Callable[[torch.T
         yield module
     finally:
         handle.remove()
+
+
+class FunctionModule(torch.nn.Module):
+    """A torch function as a module, so that its output can be harvested (layer ``""``).
+
+    Parameters
+    ----------
+    fn : callable
+        ``x -> activations``, e.g. a fitted autoencoder's ``torch_encoder()``.
+    owner : torch.nn.Module, optional
+        The module holding ``fn``'s parameters, registered as a child so that
+        the device, the dtype and the fingerprint of the weights are found.
+    """
+
+    def __init__(self, fn, owner: torch.nn.Module | None = None):
+        super().__init__()
+        self.fn = fn
+        self.owner = owner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)

@@ -77,7 +77,9 @@ def to_storage(t: torch.Tensor, dtype: str) -> np.ndarray:
 
 
 def from_storage(a: np.ndarray, dtype: str) -> torch.Tensor:
-    """The torch tensor (sharing memory) of stored rows ``a`` of ``dtype``."""
+    """The torch tensor of stored rows ``a`` of ``dtype``: sharing its memory, or a copy of a read-only array."""
+    if not a.flags.writeable:
+        a = np.array(a)
     if dtype == "bfloat16":
         return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
     return torch.from_numpy(a)

@@ -37,8 +37,10 @@ class StoreBatches(BatchSource):
     ----------
     store : ActivationStore or path
         The store to read.
-    device : str or torch.device
-        Where batches go.
+    device : str or torch.device, optional
+        Where batches go. Default: the trainer's device (the ``ctx`` of
+        :meth:`shuffled` / :meth:`ordered`), and the CPU for :meth:`chunks`
+        before the trainer has asked for batches.
     dtype : torch.dtype
         The dtype of the batches (rows are converted per batch).
     buffer_rows : int
@@ -49,14 +51,15 @@ class StoreBatches(BatchSource):
         ones read faster.
     """
 
-    def __init__(self, store, *, device="cpu", dtype: torch.dtype = torch.float32, buffer_rows: int = 1 << 18,
+    def __init__(self, store, *, device=None, dtype: torch.dtype = torch.float32, buffer_rows: int = 1 << 18,
                  block_rows: int = 4096):
         self.store = store if isinstance(store, ActivationStore) else ActivationStore(store)
         if len(self.store) == 0:
             raise ValueError(f"{self.store.path} holds no rows yet.")
         if buffer_rows < 1 or block_rows < 1:
             raise ValueError(f"buffer_rows and block_rows must be >= 1, got {buffer_rows} and {block_rows}.")
-        self.device = resolve_device(device)
+        self.device = resolve_device(device) if device is not None else None
+        self._last_device = torch.device("cpu")
         self.dtype = dtype
         self.buffer_rows = int(buffer_rows)
         self.block_rows = int(block_rows)
@@ -103,10 +106,11 @@ class StoreBatches(BatchSource):
                 rows[:carry] = rows[perm[cut:n]]  # the gather copies before the write
 
     def _emit(self, batches: Iterator[torch.Tensor], ctx: DistContext) -> Iterator[Batch]:
+        device = self._last_device = self.device or ctx.device
         for batch in batches:
             idx, scale, count = shard(torch.arange(batch.shape[0]), ctx)
             local = batch[idx] if ctx.active else batch
-            yield Batch((local.to(device=self.device, dtype=self.dtype),), scale, count)
+            yield Batch((local.to(device=device, dtype=self.dtype),), scale, count)
 
     def shuffled(self, batch_size, generator, ctx):
         order = torch.randperm(len(self._blocks), generator=generator).tolist()
@@ -118,4 +122,4 @@ class StoreBatches(BatchSource):
     def chunks(self, rows, limit=None):
         n = len(self) if limit is None else min(limit, len(self))
         for start in range(0, n, rows):
-            yield (self.store.rows(start, min(start + rows, n), dtype=self.dtype).to(self.device),)
+            yield (self.store.rows(start, min(start + rows, n), dtype=self.dtype).to(self.device or self._last_device),)

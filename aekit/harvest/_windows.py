@@ -113,11 +113,10 @@ def tokenize(corpus: TextCorpus, tokenizer) -> TokenDocuments:
     ``input_ids``).
     """
     ids = tokenizer(list(corpus.documents), add_special_tokens=False)["input_ids"]
-    name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
-    return TokenDocuments(
-        corpus.name, tuple(np.asarray(t, dtype=np.int64) for t in ids), corpus.titles, corpus.split,
-        f"{corpus.description}; tokenized by {type(tokenizer).__name__}({name!s})",
-    )
+    name = getattr(tokenizer, "name_or_path", "")
+    by = type(tokenizer).__name__ + (f" ({name})" if name else "")
+    return TokenDocuments(corpus.name, tuple(np.asarray(t, dtype=np.int64) for t in ids), corpus.titles, corpus.split,
+                          f"{corpus.description}; tokenized by {by}")
 
 
 def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat = WindowFormat(),
