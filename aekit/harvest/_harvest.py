@@ -201,7 +201,9 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
         Dotted path of the submodule whose output is harvested (see
         :func:`~aekit.harvest.find_module`); ``""`` is the model's own output.
     inputs : TokenWindows or array of shape (n, ...)
-        Token windows (text) or samples (images, vectors).
+        Token windows (text), a 2-D integer array of token ids (windows
+        without provenance: each row its own document) or samples (images,
+        vectors; floating point).
     out : str or Path
         The store's folder.
     model_name : str, optional
@@ -246,6 +248,8 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
     find_module(model, layer)  # a bad path fails before anything is written
     param = next(model.parameters(), None)
     device = resolve_device(device) if device is not None else (param.device if param is not None else torch.device("cpu"))
+    if not isinstance(inputs, TokenWindows) and _is_integer(inputs):
+        inputs = TokenWindows.from_ids(inputs.cpu().numpy() if isinstance(inputs, torch.Tensor) else inputs)
     plan = (_TextInputs(inputs, batch_size, int(exclude_positions)) if isinstance(inputs, TokenWindows)
             else _ArrayInputs(inputs, batch_size, locations))
     settings = {
@@ -305,6 +309,12 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
     finally:
         bar.close()
     return _report(writer, writer.rows - rows_before, units, time.perf_counter() - t0)
+
+
+def _is_integer(inputs) -> bool:
+    if isinstance(inputs, torch.Tensor):
+        return not inputs.dtype.is_floating_point and not inputs.dtype.is_complex and inputs.dtype != torch.bool
+    return np.issubdtype(np.asarray(inputs).dtype, np.integer)
 
 
 def _calibrate(plan, first: torch.Tensor, extreme_norm: float) -> dict:

@@ -99,6 +99,17 @@ class TokenWindows:
             digest.update(np.ascontiguousarray(a).tobytes())
         return digest.hexdigest()
 
+    @classmethod
+    def from_ids(cls, ids, source: str = "token ids") -> "TokenWindows":
+        """Windows from a bare (n_windows, context) integer array: each row its own document."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"token ids must be a 2-D integer array (n_windows, context), got {ids.dtype} {ids.shape}.")
+        n, t = ids.shape
+        return cls(np.ascontiguousarray(ids, np.int64), np.repeat(np.arange(n, dtype=np.int32)[:, None], t, 1),
+                   np.repeat(np.arange(t, dtype=np.int32)[None], n, 0), tuple(f"row {i}" for i in range(n)), source,
+                   WindowFormat())
+
     def take(self, n: int) -> "TokenWindows":
         """The first ``n`` windows."""
         return TokenWindows(self.tokens[:n], self.document[:n], self.position[:n], self.titles, self.source,
