@@ -165,6 +165,7 @@ def load_smollm2(*, dtype="auto", device="cpu") -> TextModel:
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
     module = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=_resolve_dtype(dtype, device))
     module.to(device).eval()
+    module.config.use_cache = False  # no key/value cache: the harvest and the splice run whole windows, never generate
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     return causal_lm(module, tokenizer, name="smollm2", window_format=WindowFormat(prefix=(eot,), separator=(eot,)))
 
