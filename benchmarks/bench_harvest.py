@@ -10,12 +10,12 @@ the median beside it), after one warm-up pass each:
 (c) the full pass with the weights in bfloat16;
 (d) stopped at the layer, weights in bfloat16 -- what ``aekit harvest`` does where the CPU runs bfloat16 natively;
 (e) stopped at the layer, float32 weights under bfloat16 autocast;
-    with --compile also (f): (d) with the blocks' RMSNorms and MLPs compiled by torch.compile.
+    with --compile also (f): (d) with the blocks' RMSNorms and MLPs compiled (aekit.harvest.compile_blocks).
 
 Printed: tokens/s of each, the stop-at-layer speed-ups (b/a, d/c) and d/a; the
 accuracy of the bfloat16 activations against float32 (relative error per row
 at positions >= 1); then an end-to-end harvest (tokenized windows -> store on
-disk, setting (d)) with its tokens/s, the median norm of position 0 over the
+disk, setting (d), or (f) with --compile) with its tokens/s, the median norm of position 0 over the
 others and the extreme rows (> 10 x median norm) with the tokens they sit on.
 ``--clock cpu`` times with the process's CPU time instead of the wall clock
 (robust to other processes when --threads 1; with more threads it counts
@@ -41,22 +41,11 @@ import torch
 
 from aekit.bench._provenance import command_line, provenance_lines
 from aekit.datasets import get_text
-from aekit.harvest import harvest, load_smollm2, run_to
+from aekit.harvest import compile_blocks, harvest, load_smollm2, run_to
 from aekit.io import atomic_write_text
 
 LAYER = "model.layers.15"
 clock = time.perf_counter
-
-
-def compile_blocks(module: torch.nn.Module, upto: int) -> None:
-    """torch.compile the RMSNorms and MLPs of blocks 0..upto (one compiled graph each, shared by the blocks)."""
-    layers = module.model.layers[: upto + 1]
-    norm = torch.compile(type(layers[0].input_layernorm).forward, dynamic=False)
-    mlp = torch.compile(type(layers[0].mlp).forward, dynamic=False)
-    for layer in layers:
-        for n in (layer.input_layernorm, layer.post_attention_layernorm):
-            n.forward = types.MethodType(norm, n)
-        layer.mlp.forward = types.MethodType(mlp, layer.mlp)
 
 
 def forward(module, ids, stop: bool, autocast: bool = False) -> torch.Tensor:
@@ -112,7 +101,7 @@ def main(argv=None) -> None:
     }
     if args.compile:
         compiled = copy.deepcopy(bf16)
-        compile_blocks(compiled, 15)
+        compile_blocks(compiled)
         t0 = time.perf_counter()
         forward(compiled, batches[0], stop=True)
         compile_s = time.perf_counter() - t0
@@ -132,8 +121,11 @@ def main(argv=None) -> None:
     ids = batches[0]
     ref = forward(lm32.module, ids, True).float()[:, 1:]
     errors = {}
-    for name, act in (("(d) bfloat16 weights", forward(bf16, ids, True)),
-                      ("(e) bf16 autocast", forward(lm32.module, ids, True, autocast=True))):
+    candidates = [("(d) bfloat16 weights", forward(bf16, ids, True)),
+                  ("(e) bf16 autocast", forward(lm32.module, ids, True, autocast=True))]
+    if args.compile:
+        candidates.append(("(f) compiled", forward(compiled, ids, True)))
+    for name, act in candidates:
         rel = ((act.float()[:, 1:] - ref).norm(dim=-1) / ref.norm(dim=-1)).flatten()
         errors[name] = (float(rel.median()), float(rel.quantile(0.99)))
     store_rel = float(((ref.to(torch.bfloat16).float() - ref).norm(dim=-1) / ref.norm(dim=-1)).median())
@@ -165,8 +157,10 @@ def main(argv=None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             need = -(-args.harvest_tokens // (args.context - 1))
             w = windows.take(min(need, len(windows)))
-            report = harvest(bf16, LAYER, w, Path(tmp) / "store", model_name="smollm2", batch_size=args.batch_size,
+            start = clock()
+            report = harvest(compiled if args.compile else bf16, LAYER, w, Path(tmp) / "store", model_name="smollm2", batch_size=args.batch_size,
                              max_rows=args.harvest_tokens, progress=False)
+            seconds = clock() - start  # the whole call: store set-up, calibration, forward passes, writes
             index = report.store.index_rows()
             norms = report.store.rows().norm(dim=-1)
             extreme = (norms > report.norm_threshold).numpy()
@@ -175,9 +169,9 @@ def main(argv=None) -> None:
                               for t, c in sorted(zip(*top), key=lambda tc: -tc[1])[:5])
             size = sum(report.store.shard_path(k).stat().st_size for k in range(report.store.n_shards))
             lines += [
-                "", "## End-to-end harvest (setting (d), into a bfloat16 store)", "",
-                f"- {report.rows} rows x d={report.store.d} from {report.tokens} tokens in {report.seconds:.1f} s: "
-                f"**{report.tokens_per_second:.0f} tokens/s** through the model ({report.rows / report.seconds:.0f} rows/s "
+                "", f"## End-to-end harvest (setting {'(f)' if args.compile else '(d)'}, into a bfloat16 store)", "",
+                f"- {report.rows} rows x d={report.store.d} from {report.tokens} tokens in {seconds:.1f} s ({args.clock} "
+                f"clock): **{report.tokens / seconds:.0f} tokens/s** through the model ({report.rows / seconds:.0f} rows/s "
                 f"stored); {size / 2**20:.0f} MiB of shards",
                 f"- position 0 (<|endoftext|>, excluded): median norm {report.excluded_norm_ratio:.0f}x that of the "
                 f"harvested positions (median {report.median_norm:.1f})",

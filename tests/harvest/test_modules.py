@@ -94,3 +94,20 @@ def test_function_module_exposes_a_function_and_its_owner():
     x = torch.randn(4, 3)
     torch.testing.assert_close(run_to(fm, "", lambda: fm(x)), torch.relu(lin(x)))
     assert next(fm.parameters()) is lin.weight
+
+
+def test_compiled_blocks_compute_the_same_outputs(tmp_path):
+    from _tiny import tiny_llama
+
+    from aekit.harvest import compile_blocks
+
+    llama = tiny_llama(layers=2)
+    ids = torch.randint(3, 64, (2, 8), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        eager = run_to(llama, "model.layers.1", lambda: llama(ids))
+        compile_blocks(llama)
+        compiled = run_to(llama, "model.layers.1", lambda: llama(ids))
+    # fused float32 loops reorder a few sums: agreement to float32 rounding at this scale
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="Llama-style blocks"):
+        compile_blocks(torch.nn.Sequential(torch.nn.ModuleList([torch.nn.Linear(2, 2)])), "0")
