@@ -61,7 +61,7 @@ class HarvestReport:
     tokens : int
         Input tokens (text) or samples (arrays) this call ran through the model.
     seconds : float
-        Wall time of this call's forward passes and writes.
+        Wall time of this call (forward passes, checks and writes).
     median_norm, norm_threshold : float
         Median row norm of the first batch and the extreme-norm threshold.
     excluded_norm_ratio : float or None
@@ -259,6 +259,7 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
         "drop_extreme": bool(drop_extreme), "autocast": bool(autocast), "max_rows": max_rows,
     }
     model.eval()
+    t0 = time.perf_counter()
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         first, first_units = plan.run(model, layer, 0, device, stop)
     d = plan.rows(first, 0)[0].shape[-1]
@@ -276,11 +277,11 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
         n_batches = min(n_batches, math.ceil(max_rows / plan.rows_per_batch))
     bar = _progress_bar(progress, n_batches * plan.units_per_batch, start * plan.units_per_batch,
                         "tok" if isinstance(plan, _TextInputs) else "sample")
-    units, t0, next_batch = 0, time.perf_counter(), start
+    units, next_batch = 0, start
     try:
         for b in range(start, plan.n_batches):
             if b == 0:
-                acts, n_units = first, first_units
+                acts, n_units, first = first, first_units, None
             else:
                 with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                     acts, n_units = plan.run(model, layer, b, device, stop)
