@@ -8,19 +8,10 @@ from pathlib import Path
 
 from aekit.io import atomic_path
 
-__all__ = ["TIMEOUT", "fetch", "file_digest"]
+__all__ = ["TIMEOUT", "fetch"]
 
 TIMEOUT = 30.0  # seconds per connection attempt
 _CHUNK = 1 << 16
-
-
-def file_digest(path, algorithm: str = "sha256") -> str:
-    """Hex digest of the file at ``path`` (``algorithm``: any :mod:`hashlib` name, e.g. ``"md5"``)."""
-    digest = hashlib.new(algorithm, usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(url: str, target: Path, expected: str, algorithm: str = "sha256") -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from aekit.datasets._base import Dataset, get_data_home
-from aekit.datasets._download import fetch, file_digest
+from aekit.datasets._download import fetch
 from aekit.datasets._idx import read_idx
+from aekit.io import file_digest
 
 __all__ = ["load_mnist", "load_fashion_mnist", "cached_files", "DownloadError", "MIRRORS", "MD5", "FILES"]
 

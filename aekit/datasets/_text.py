@@ -46,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from aekit.datasets._base import get_data_home
-from aekit.datasets._download import fetch, file_digest
+from aekit.datasets._download import fetch
+from aekit.io import file_digest
 
 __all__ = [
     "SPLITS",

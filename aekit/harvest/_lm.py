@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from aekit._torch import resolve_device
-from aekit.datasets._text import TextCorpus
+from aekit.datasets import TextCorpus
 from aekit.harvest._modules import find_module
 from aekit.harvest._windows import TokenWindows, WindowFormat, cut_windows, tokenize
 

@@ -39,8 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit.datasets._download import file_digest
-from aekit.io import atomic_path, atomic_write_json
+from aekit.io import atomic_path, atomic_write_json, file_digest
 
 __all__ = ["ActivationStore", "StoreError", "StoreWriter", "STORE_DTYPES", "from_storage", "to_storage"]
 

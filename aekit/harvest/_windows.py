@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aekit.datasets._text import TextCorpus, TokenDocuments
+from aekit.datasets import TextCorpus, TokenDocuments
 
 __all__ = ["WindowFormat", "TokenWindows", "cut_windows", "tokenize"]
 
