@@ -257,3 +257,30 @@ def test_sigkill_and_resume_end_with_exactly_the_rows_of_an_uninterrupted_run(tm
     assert not ActivationStore(store).complete
     _run_child(store, 0.0, kill_at_shards=None)
     _assert_same_store(ActivationStore(store), reference.store)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (root only; skipped elsewhere), unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root: " + done.stderr.decode().strip())
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_stops_the_harvest_cleanly_and_it_resumes(small_disk, tmp_path, llama, windows):
+    common = dict(batch_size=4, store_dtype="float32", rows_per_shard=100, progress=False)
+    reference = harvest(llama, "model.layers.1", windows, tmp_path / "ref", **common).store
+    assert sum(reference.shard_path(k).stat().st_size for k in range(reference.n_shards)) > 64 * 1024
+    with pytest.raises(OSError, match=r"No space left on the device .* The store is consistent: \d+ complete shard"):
+        harvest(llama, "model.layers.1", windows, small_disk / "s", **common)
+    partial = ActivationStore(small_disk / "s", verify=True)
+    assert 0 < len(partial) < len(reference) and not partial.complete
+    subprocess.run(["mount", "-o", "remount,size=1m", str(small_disk)], check=True)  # free some space
+    resumed = harvest(llama, "model.layers.1", windows, small_disk / "s", resume=True, **common)
+    _assert_same_store(resumed.store, reference)
