@@ -303,7 +303,7 @@ def harvest(model: torch.nn.Module, layer: str, inputs, out, *, model_name: str 
             next_batch = b + 1
             units += n_units
             bar.update(n_units)
-            bar.set_postfix(rows=writer.rows + writer.pending, refresh=False)
+            bar.set_postfix(rows=str(writer.rows + writer.pending), refresh=False)
             if last:
                 break
         writer.finish(next_batch)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def tokenize(corpus: TextCorpus, tokenizer) -> TokenDocuments:
     ``input_ids``).
     """
     ids = tokenizer(list(corpus.documents), add_special_tokens=False)["input_ids"]
-    name = getattr(tokenizer, "name_or_path", "")
+    name = Path(str(getattr(tokenizer, "name_or_path", "") or "")).name  # a hub id's last part or a folder's name
     by = type(tokenizer).__name__ + (f" ({name})" if name else "")
     return TokenDocuments(corpus.name, tuple(np.asarray(t, dtype=np.int64) for t in ids), corpus.titles, corpus.split,
                           f"{corpus.description}; tokenized by {by}")
