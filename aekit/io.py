@@ -20,6 +20,7 @@ of either.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "read_json",
+    "file_digest",
     "save_tensors",
     "load_tensors",
     "save",
@@ -105,6 +107,15 @@ def atomic_dir(path):
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def file_digest(path, algorithm: str = "sha256") -> str:
+    """Hex digest of the file at ``path`` (``algorithm``: any :mod:`hashlib` name, e.g. ``"md5"``)."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

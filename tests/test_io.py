@@ -76,3 +76,14 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
         os.umask(mask)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_file_digest_matches_hashlib(tmp_path):
+    import hashlib
+
+    from aekit.io import file_digest
+
+    data = bytes(range(256)) * 5000  # more than one read chunk
+    (tmp_path / "f").write_bytes(data)
+    assert file_digest(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+    assert file_digest(tmp_path / "f", "md5") == hashlib.md5(data).hexdigest()

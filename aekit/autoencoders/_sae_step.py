@@ -20,13 +20,13 @@ import torch
 
 from aekit.autoencoders._sae_kernels import encoder_grads, encoder_weights, preactivations
 from aekit.autoencoders._sparse_codes import decode_values, latent_scatter, sampled_dot
-from aekit.training._trainable import FusedStep
+from aekit.training import FusedStep
 
 __all__ = ["SparseDictionaryStep"]
 
 
 class SparseDictionaryStep(FusedStep):
-    """:class:`~aekit.training._trainable.FusedStep` of a :class:`SparseDictionaryModule` on its sparse path."""
+    """:class:`~aekit.training.FusedStep` of a :class:`SparseDictionaryModule` on its sparse path."""
 
     def __init__(self, module, compute_dtype: torch.dtype):
         self.module = module

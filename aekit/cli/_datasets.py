@@ -30,6 +30,9 @@ def format_table(rows: list[dict], data_home: Path) -> str:
     lines.append("")
     lines.append(f"data home: {data_home}  (set with --data-home or the AEKIT_DATA environment variable)")
     lines.append("user data: pass the path of a .npy, .npz or .csv file or of a folder of images as the dataset name")
+    from aekit.datasets import text_source_names
+
+    lines.append(f"text for `aekit harvest --text`: {', '.join(text_source_names())}, or a path of text files")
     return "\n".join(lines)
 
 
@@ -60,6 +63,9 @@ def datasets(
         typer.echo(f"{name}: cached in {rows[name]['location']}", err=True)
     rows = list_datasets(data_home=data_home)
     if as_json:
-        typer.echo(json.dumps({"data_home": str(get_data_home(data_home)), "datasets": rows}, indent=2))
+        from aekit.datasets import list_text_sources
+
+        typer.echo(json.dumps({"data_home": str(get_data_home(data_home)), "datasets": rows,
+                               "text_sources": list_text_sources()}, indent=2))
     else:
         typer.echo(format_table(rows, get_data_home(data_home)))

@@ -6,6 +6,9 @@
   :func:`make_swiss_roll`, :func:`make_s_curve`, :func:`make_ica_mixture`,
   :func:`make_sfa_signal`.
 - User data: :func:`load` (.npy, .npz, .csv, folders of images).
+- Text for language models (:class:`TextCorpus`, split by document):
+  :func:`get_text` (``"python-docs"``, ``"shakespeare"``, ``"docstrings"`` or
+  text files), :func:`load_token_documents` for token-id arrays.
 - By name: :func:`get_dataset`, :func:`list_datasets`.
 
 (The input corruptions of denoising autoencoders live with the model, in
@@ -20,6 +23,20 @@ from aekit.datasets._mnist import DownloadError, load_fashion_mnist, load_mnist
 from aekit.datasets._patches import natural_image_patches
 from aekit.datasets._signals import make_ica_mixture, make_sfa_signal
 from aekit.datasets._registry import dataset_names, get_dataset, list_datasets
+from aekit.datasets._text import (
+    TextCorpus,
+    TokenDocuments,
+    get_text,
+    join_corpora,
+    list_text_sources,
+    load_python_docs,
+    load_shakespeare,
+    load_stdlib_docstrings,
+    load_text_files,
+    load_token_documents,
+    split_documents,
+    text_source_names,
+)
 from aekit.datasets._user import load
 
 __all__ = [
@@ -39,4 +56,16 @@ __all__ = [
     "get_dataset",
     "list_datasets",
     "dataset_names",
+    "TextCorpus",
+    "TokenDocuments",
+    "get_text",
+    "join_corpora",
+    "list_text_sources",
+    "load_python_docs",
+    "load_shakespeare",
+    "load_stdlib_docstrings",
+    "load_text_files",
+    "load_token_documents",
+    "split_documents",
+    "text_source_names",
 ]

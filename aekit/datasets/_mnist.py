@@ -11,17 +11,16 @@ are accepted too.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from aekit.datasets._base import Dataset, get_data_home
+from aekit.datasets._download import fetch
 from aekit.datasets._idx import read_idx
-from aekit.io import atomic_path
+from aekit.io import file_digest
 
 __all__ = ["load_mnist", "load_fashion_mnist", "cached_files", "DownloadError", "MIRRORS", "MD5", "FILES"]
 
@@ -65,8 +64,6 @@ _CLASSES = {
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
-TIMEOUT = 30.0  # seconds per connection attempt
-_CHUNK = 1 << 16
 
 
 class DownloadError(OSError):
@@ -74,11 +71,7 @@ class DownloadError(OSError):
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _check_split(split) -> str:
@@ -110,33 +103,12 @@ def _where_to_put(kind: str, folder: Path, names) -> str:
     )
 
 
-def _fetch(url: str, target: Path, expected_md5: str) -> None:
-    """Stream ``url`` into ``target`` atomically, refusing a checksum mismatch."""
-    from tqdm.auto import tqdm
-
-    request = urllib.request.Request(url, headers={"User-Agent": "aekit (python urllib)"})
-    with atomic_path(target) as tmp:
-        digest = hashlib.md5(usedforsecurity=False)
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response, open(tmp, "wb") as out:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      desc=target.name, leave=False, disable=None) as bar:
-                for chunk in iter(lambda: response.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        got = digest.hexdigest()
-        if got != expected_md5:
-            # Raising inside atomic_path deletes the temporary file: the bad copy is never kept.
-            raise ValueError(f"checksum mismatch: md5 {got}, expected {expected_md5}")
-
-
 def _download(kind: str, folder: Path, name: str) -> Path:
     failures = []
     for base in MIRRORS[kind]:
         url = base.rstrip("/") + "/" + name
         try:
-            _fetch(url, folder / name, MD5[kind][name])
+            fetch(url, folder / name, MD5[kind][name], "md5")
             return folder / name
         except (OSError, http.client.HTTPException, ValueError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) and not isinstance(

@@ -1,6 +1,7 @@
 """The generic training loop, its contract with models and with data, and its settings."""
 
 from aekit.training._data import Batch, BatchSource, split_rows
+from aekit.training._distributed import DistContext, shard
 from aekit.training._history import history_to_csv, read_history, write_history
 from aekit.training._options import CHECKPOINT_OPTIONS, RUN_OPTIONS, TRAINING_OPTIONS
 from aekit.training._trainable import FusedStep, TrainableModule
@@ -13,6 +14,8 @@ __all__ = [
     "Trainer",
     "BatchSource",
     "Batch",
+    "DistContext",
+    "shard",
     "split_rows",
     "TRAINING_OPTIONS",
     "CHECKPOINT_OPTIONS",

@@ -20,6 +20,7 @@ def test_listing_shows_offline_and_cache(tmp_path):
     mnist = next(line for line in lines if line.startswith("mnist "))
     assert mnist.split()[1:4] == ["no", "no", str(tmp_path / "mnist")]
     assert f"data home: {tmp_path}" in result.output
+    assert "text for `aekit harvest --text`: python-docs, shakespeare, docstrings" in result.output
 
 
 def test_json_listing(tmp_path):
@@ -33,6 +34,7 @@ def test_json_listing(tmp_path):
     assert payload["data_home"] == str(tmp_path)
     assert rows["mnist-test"]["cached"] and not rows["mnist"]["cached"]
     assert rows["swiss-roll"]["offline"]
+    assert [t["name"] for t in payload["text_sources"]] == ["python-docs", "shakespeare", "docstrings"]
 
 
 def test_download_errors_are_clean(tmp_path, monkeypatch):

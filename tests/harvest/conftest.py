@@ -1,0 +1,30 @@
+"""Fixtures of the harvest tests: one torch thread, a tiny random Llama, token windows."""
+
+import pytest
+import torch
+
+from _tiny import BOS, EOS, tiny_llama, token_documents
+from aekit.harvest import WindowFormat, causal_lm, cut_windows
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return tiny_llama()
+
+
+@pytest.fixture(scope="module")
+def text_model(llama):
+    return causal_lm(llama, name="tiny-llama", window_format=WindowFormat(prefix=(BOS,), separator=(EOS,)))
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return cut_windows(token_documents(), 16, WindowFormat(prefix=(BOS,), separator=(EOS,)))
