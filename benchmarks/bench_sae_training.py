@@ -2,7 +2,7 @@
 
 The problem of issue 14's target: TopK, d 576 (SmolLM2's residual stream),
 4608 latents, k 32, batch 4096, on synthetic activations with a known sparse
-dictionary (``aekit.bench._sae_synthetic``: 4 x 4608 random atoms, 32 active
+dictionary (``aekit.datasets.make_sparse_dictionary_data``: 4 x 4608 random atoms, 32 active
 per row, Zipf frequencies, an offset, 5 % noise). Measured, interleaved in
 each repeat (the best repeat of each is reported), each over ``--steps``
 optimizer steps after two warm-up steps:
@@ -58,7 +58,7 @@ from torch import nn
 
 from aekit.autoencoders import SparseDictionaryModule
 from aekit.bench._provenance import command_line, provenance_lines
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 from aekit.training import Trainer, bf16_supported
 
 D, M, K, B = 576, 4608, 32, 4096
@@ -215,7 +215,7 @@ def main(argv=None):
     precision = "bfloat16" if fast == torch.bfloat16 else "float32"
 
     load_before = os.getloadavg()[0]
-    X, _, _ = sparse_dictionary_data(args.steps * B, D, 4 * M, K, random_state=0)
+    X, _, _ = make_sparse_dictionary_data(args.steps * B, D, 4 * M, K, random_state=0)
     X = torch.from_numpy(X)
     runs = {
         "encoder product alone (ceiling)": matmul_run(X, fast),

@@ -4,6 +4,7 @@
   files read by :func:`read_idx`).
 - Always offline: :func:`load_digits`, :func:`natural_image_patches`,
   :func:`make_swiss_roll`, :func:`make_s_curve`, :func:`make_ica_mixture`,
+  :func:`make_sparse_dictionary_data` (activations from a known sparse dictionary),
   :func:`make_sfa_signal`.
 - User data: :func:`load` (.npy, .npz, .csv, folders of images).
 - Text for language models (:class:`TextCorpus`, split by document):
@@ -19,6 +20,7 @@ from aekit.datasets._base import Dataset, get_data_home
 from aekit.datasets._digits import load_digits
 from aekit.datasets._idx import read_idx
 from aekit.datasets._manifolds import make_s_curve, make_swiss_roll
+from aekit.datasets._sparse_dictionary import make_sparse_dictionary_data
 from aekit.datasets._mnist import DownloadError, load_fashion_mnist, load_mnist
 from aekit.datasets._patches import natural_image_patches
 from aekit.datasets._signals import make_ica_mixture, make_sfa_signal
@@ -50,6 +52,7 @@ __all__ = [
     "natural_image_patches",
     "load",
     "make_swiss_roll",
+    "make_sparse_dictionary_data",
     "make_s_curve",
     "make_ica_mixture",
     "make_sfa_signal",

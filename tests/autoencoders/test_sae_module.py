@@ -5,14 +5,14 @@ import torch
 
 from aekit.autoencoders import SparseDictionaryModule
 from aekit.autoencoders._sae_kernels import dead_latent_codes
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 from aekit.training import Trainer
 
 D, M, K = 24, 96, 5
 
 
 def _data(n=200, seed=0):
-    X, _, _ = sparse_dictionary_data(n, D, 3 * M, 4, random_state=seed)
+    X, _, _ = make_sparse_dictionary_data(n, D, 3 * M, 4, random_state=seed)
     return torch.from_numpy(X)
 
 

@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import save_file
 
 from aekit.autoencoders import SparseDictionaryModule
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 from aekit.training import Trainer
 
 
@@ -45,7 +45,7 @@ class Slowed(SparseDictionaryModule):
 
 
 def train(checkpoint_dir=None, resume=False, pause=0.0):
-    X, _, _ = sparse_dictionary_data(1200, 16, 64, 3, random_state=0)
+    X, _, _ = make_sparse_dictionary_data(1200, 16, 64, 3, random_state=0)
     module = Slowed(16, 48, architecture="batchtopk", k=3, dead_tokens=150, auxk_k=4,
                     generator=torch.Generator().manual_seed(0))
     module.pause = pause

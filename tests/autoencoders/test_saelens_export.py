@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from aekit.autoencoders import SparseDictionary, export_saelens
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 
 FAST = dict(k=3, batch_size=128, max_epochs=2, learning_rate=3e-3, warmup_steps=2, random_state=0)
 ARCHITECTURES = ["topk", "batchtopk", "relu", "jumprelu", "matryoshka"]
@@ -24,7 +24,7 @@ ARCHITECTURES = ["topk", "batchtopk", "relu", "jumprelu", "matryoshka"]
 
 @pytest.fixture(scope="module")
 def X():
-    X, _, _ = sparse_dictionary_data(600, 16, 40, 3, random_state=1)
+    X, _, _ = make_sparse_dictionary_data(600, 16, 40, 3, random_state=1)
     return X * 4.0 + 1.0
 
 

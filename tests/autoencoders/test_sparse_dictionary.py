@@ -7,7 +7,7 @@ import torch
 
 from aekit import io as aio
 from aekit.autoencoders import SAE_OPTIONS, SparseDictionary, SparseDictionaryModule
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 from aekit.metrics import explained_variance
 from aekit.training import TRAINING_OPTIONS
 from aekit.training._data import DeviceBatches
@@ -17,7 +17,7 @@ FAST = dict(batch_size=128, max_epochs=2, learning_rate=3e-3, warmup_steps=2, ra
 
 @pytest.fixture(scope="module")
 def data():
-    X, atoms, _ = sparse_dictionary_data(1024, 16, 48, 3, random_state=0)
+    X, atoms, _ = make_sparse_dictionary_data(1024, 16, 48, 3, random_state=0)
     return X * 7.0 + 2.0, atoms  # raw activations: not unit scale, not centred
 
 
@@ -104,7 +104,7 @@ def test_default_width_is_eight_times_the_features(data):
 def test_learns_the_true_atoms_better_than_the_untrained_control(architecture, margin):
     # 64 random unit atoms in 32 dimensions, 3 active per row, 5 % noise: each true atom's best
     # cosine with the learned atoms (mean over atoms) against the same model at its initial weights
-    X, atoms, _ = sparse_dictionary_data(8192, 32, 64, 3, noise=0.05, zipf=0.0, random_state=0)
+    X, atoms, _ = make_sparse_dictionary_data(8192, 32, 64, 3, noise=0.05, zipf=0.0, random_state=0)
     settings = dict(architecture=architecture, k=3, batch_size=256, max_epochs=8, learning_rate=3e-3,
                     warmup_steps=10, dead_tokens=2000, random_state=0)
     trained = SparseDictionary(128, **settings).fit(X)

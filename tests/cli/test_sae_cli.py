@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from aekit import io as aio
-from aekit.bench._sae_synthetic import sparse_dictionary_data
+from aekit.datasets import make_sparse_dictionary_data
 from aekit.cli import app
 from aekit.cli._sae import open_activations, sae_metrics
 from aekit.metrics import explained_variance, l0
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def activations(tmp_path_factory):
-    X, _, _ = sparse_dictionary_data(2048, 16, 48, 3, random_state=0)
+    X, _, _ = make_sparse_dictionary_data(2048, 16, 48, 3, random_state=0)
     path = tmp_path_factory.mktemp("acts") / "acts.npy"
     np.save(path, X)
     return path, X

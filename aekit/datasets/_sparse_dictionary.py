@@ -16,10 +16,10 @@ import numpy as np
 
 from aekit._torch import make_numpy_rng
 
-__all__ = ["sparse_dictionary_data"]
+__all__ = ["make_sparse_dictionary_data"]
 
 
-def sparse_dictionary_data(n_samples: int, n_features: int, n_atoms: int, k: int, *, noise: float = 0.05,
+def make_sparse_dictionary_data(n_samples: int, n_features: int, n_atoms: int, k: int, *, noise: float = 0.05,
                            offset: float = 1.0, zipf: float = 0.5, random_state=None):
     """``(X (n, d) float32, atoms (n_atoms, d) float32, support (n, k) int64)`` as in the module docstring.
 
