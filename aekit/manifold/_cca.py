@@ -41,8 +41,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
-from aekit.manifold._som import _leading_axes, _one_cpu_thread, unit_sums
-from aekit.metrics._som import best_matching_units
+from aekit.manifold._som import _leading_axes, _one_cpu_thread
+from aekit.manifold._som_kernels import best_matching_units, unit_sums
 
 __all__ = [
     "CurvilinearComponentAnalysis",

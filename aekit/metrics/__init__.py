@@ -4,10 +4,13 @@
   :func:`denoising_error`.
 - Label information in codes: :func:`linear_probe_accuracy`, :func:`knn_accuracy`.
 - Codes themselves: :func:`sparsity_stats`, :func:`mean_contraction` (``||J||_F``).
+- Self-organizing maps: :func:`quantization_error`, :func:`topographic_error`
+  (from :mod:`aekit.manifold`, beside the map's kernels).
 - Filters: :func:`fit_gabor` / :func:`gabor_r2` (R² of a 2-D Gabor fit per filter).
 - All that apply to a fitted model on a dataset: :func:`evaluate` (``aekit eval``).
 """
 
+from aekit.manifold import quantization_error, topographic_error  # the SOM's measures live beside it
 from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
 from aekit.metrics._contraction import jacobian_norms, mean_contraction
 from aekit.metrics._embedding import (
@@ -21,7 +24,6 @@ from aekit.metrics._evaluate import evaluate
 from aekit.metrics._gabor import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
-from aekit.metrics._som import quantization_error, topographic_error
 
 __all__ = [
     "reconstruction_error",

@@ -7,21 +7,19 @@ import torch
 from sklearn.datasets import load_digits
 
 from aekit import io as aio
-from aekit.manifold import SOM
+from aekit.manifold import SOM, grid_adjacency, grid_positions, quantization_error, squared_distances, topographic_error
 from aekit.manifold._som import (
     batch_map,
     bubble_neighborhood,
     constant_decay,
     exponential_decay,
     gaussian_neighborhood,
-    grid_positions,
     inverse_decay,
     linear_decay,
     mexican_hat_neighborhood,
     online_step,
-    unit_sums,
 )
-from aekit.metrics._som import grid_adjacency, quantization_error, squared_distances, topographic_error
+from aekit.manifold._som_kernels import unit_sums
 
 
 @pytest.fixture(autouse=True, scope="module")
