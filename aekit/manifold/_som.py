@@ -244,15 +244,16 @@ class SOM(TransformerMixin, BaseEstimator):
     neighborhood : {"gaussian", "bubble", "mexican_hat"}, default="gaussian"
         ``theta(d^2, sigma)``; "mexican_hat" has negative weights and is online only.
     topology : {"rectangular", "hexagonal"}, default="rectangular"
-    algorithm : {"batch", "minibatch", "online"}, default="batch"
-        "batch": the batch map over all the data, ``max_iter`` epochs, sigma
-        decaying per epoch (the last epoch runs at ``sigma_final``).
+    algorithm : {"minibatch", "batch", "online"}, default="minibatch"
         "minibatch": one pass over a random permutation of the data in
         ``max_iter`` consecutive mini-batches of doubling size (the last holds
         about half of the data, the first at least ``n_units`` samples, so small
         data sets take fewer steps), each replaced by its batch map at the
         step's sigma: every sample is used once, like one epoch of online
-        training, at the cost of about one epoch of the batch map.
+        training, at the cost of about one epoch of the batch map (its
+        comparison with MiniSom: ``benchmarks/results/som.md``).
+        "batch": the batch map over all the data, ``max_iter`` epochs, sigma
+        decaying per epoch (the last epoch runs at ``sigma_final``).
         "online": ``max_iter * n_samples`` single-sample updates in random
         order, sigma and eta decaying per update (one epoch equals MiniSom's
         ``train_random(X, n_samples)``).
@@ -261,17 +262,19 @@ class SOM(TransformerMixin, BaseEstimator):
         ``partial_fit``, the number of calls over which sigma and eta decay
         (they stay at their final values afterwards).
     sigma_final : float, default=None
-        End value of sigma; None means ``min(1, sigma / 3)`` (a third of the start
-        as in MiniSom's default decay, but no wider than one unit).
+        End value of sigma; None means ``min(0.5, sigma / 3)`` (a third of the
+        start as in MiniSom's default decay, but no wider than half a unit,
+        where a unit's grid neighbours still get weight ``exp(-2)``).
     learning_rate_final : float, default=None
         End value of eta; None means ``learning_rate / 3`` (MiniSom's default decay).
     sigma_decay, learning_rate_decay : {"inverse", "linear", "exponential", "constant"}, default="inverse"
         Decay schedules. "inverse" with the default end values is MiniSom's
         ``asymptotic_decay``.
-    init : {"pca", "random"}, default="pca"
+    init : {"pca", "random"} or array-like of shape (n_units, n_features), default="pca"
         "pca": the grid spread over the plane of the two leading principal
         components (mean +- 2 standard deviations); "random": prototypes are
-        random samples.
+        random samples; an array: the initial codebook itself (units numbered
+        row by row), e.g. to start two implementations from the same map.
     batch_size : int, default=None
         Rows moved to the device and searched at once. None keeps all of ``X``
         on the device; an int streams ``X`` (a numpy array or memory map larger
@@ -318,7 +321,7 @@ class SOM(TransformerMixin, BaseEstimator):
         "learning_rate_final": [Interval(Real, 0, 1, closed="right"), None],
         "sigma_decay": [StrOptions(set(DECAYS))],
         "learning_rate_decay": [StrOptions(set(DECAYS))],
-        "init": [StrOptions({"pca", "random"})],
+        "init": [StrOptions({"pca", "random"}), "array-like"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "transform_mode": [StrOptions({"distances", "coordinates"})],
@@ -334,7 +337,7 @@ class SOM(TransformerMixin, BaseEstimator):
         learning_rate=0.5,
         neighborhood="gaussian",
         topology="rectangular",
-        algorithm="batch",
+        algorithm="minibatch",
         max_iter=10,
         sigma_final=None,
         learning_rate_final=None,
@@ -381,7 +384,7 @@ class SOM(TransformerMixin, BaseEstimator):
                 "undefined; use algorithm='online' or neighborhood='gaussian'."
             )
         sigma = max(shape) / 2.0 if self.sigma is None else float(self.sigma)
-        sigma_final = min(1.0, sigma / 3.0) if self.sigma_final is None else float(self.sigma_final)
+        sigma_final = min(0.5, sigma / 3.0) if self.sigma_final is None else float(self.sigma_final)
         lr_final = self.learning_rate / 3.0 if self.learning_rate_final is None else float(self.learning_rate_final)
         return (
             tuple(int(s) for s in shape),
@@ -419,6 +422,14 @@ class SOM(TransformerMixin, BaseEstimator):
 
     def _init_codebook(self, X: np.ndarray, device, generator) -> torch.Tensor:
         n, n_units = X.shape[0], len(self.positions_)
+        if not isinstance(self.init, str):
+            W0 = np.array(self.init, dtype=np.float32)  # a copy: the online rule updates the codebook in place
+            if W0.shape != (n_units, X.shape[1]) or not np.isfinite(W0).all():
+                raise ValueError(
+                    f"init must be an initial codebook of shape (n_units, n_features) = ({n_units}, {X.shape[1]}) "
+                    f"with finite values, got shape {W0.shape}; pass one prototype per unit, units numbered row by row."
+                )
+            return torch.as_tensor(W0, device=device)
         if self.init == "random":  # prototypes drawn from the data, with replacement
             return as_device_tensor(X[torch.randint(n, (n_units,), generator=generator, device=device).cpu().numpy()], device, torch.float32)
         m = min(n, 4096)  # the PCA plane from a random subsample: enough to place the initial grid
