@@ -228,7 +228,7 @@ def covariance_eigh(covariance: torch.Tensor, dtype: torch.dtype = torch.float64
     covariance : tensor of shape (d, d), symmetric positive semi-definite
     dtype : torch dtype
         Precision of the eigensolver (float64; float32 is two to three times
-        as fast and serves :func:`refine_top_eigenvectors`).
+        as fast, accurate enough to start :func:`refine_top_eigenvectors`).
 
     Returns
     -------
@@ -489,7 +489,12 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         low = np.dtype(dtype) == np.float32 and k_asked is not None and not (
             isinstance(k_asked, Integral) and k_asked > d // 2
         )
-        eigenvalues, eigenvectors = covariance_eigh(covariance, torch.float32 if low else torch.float64)
+        if low:  # all eigenvalues for the rank; the float32 vectors stay raw (the refinement re-orthonormalizes them)
+            C32 = covariance.to(torch.float32)
+            values32, vectors32 = symmetric_eigh((C32 + C32.T) / 2)  # ascending, one vector per column
+            eigenvalues = values32.flip(0).clamp_min(0.0).to(torch.float64)
+        else:
+            eigenvalues, eigenvectors = covariance_eigh(covariance)
         total = float(torch.diagonal(covariance).sum())
         rtol = default_rtol(d, dtype) if self.rtol is None else float(self.rtol)
         rank = numerical_rank(eigenvalues, rtol)
@@ -501,7 +506,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         limit = min(n, d)
         k = _select_n_components(self.n_components, to_numpy(eigenvalues) / total, rank, limit, "X")
         if low and k <= d // 2:
-            top, eigenvectors = refine_top_eigenvectors(covariance, eigenvectors[:k])
+            top, eigenvectors = refine_top_eigenvectors(covariance, vectors32[:, d - k :].T)
             eigenvalues = torch.cat([top, eigenvalues[k:]])
         elif low:
             eigenvalues, eigenvectors = covariance_eigh(covariance)
