@@ -61,6 +61,12 @@ __all__ = ["SparseDictionaryModule", "make_sae_activation", "auxk_default", "mat
 METRIC_ROWS = 10_000
 
 
+def _data_parallel() -> bool:
+    """Whether training runs data-parallel (the trainer uses DistributedDataParallel in an initialized group)."""
+    dist = torch.distributed
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def auxk_default(n_features: int) -> int:
     """The power of two nearest ``d / 2`` (Gao et al.'s k_aux), at least 1."""
     return max(1, 2 ** round(math.log2(max(n_features / 2, 1))))
@@ -205,6 +211,12 @@ class SparseDictionaryModule(TrainableModule):
 
     @torch.no_grad()
     def _record_firing(self, fired: torch.Tensor, rows: int) -> None:
+        if _data_parallel():
+            # each rank saw its slice of the global batch: a latent fired if it fired on any rank, and the
+            # batch had the rows of all ranks (the counts then agree on every rank, as in one process)
+            counts = torch.cat([fired.to(torch.int64), torch.tensor([rows], device=fired.device)])
+            torch.distributed.all_reduce(counts)
+            fired, rows = counts[:-1] > 0, int(counts[-1])
         self.tokens_since_fired.copy_(torch.where(fired, 0, self.tokens_since_fired + rows))
 
     def _warmup(self) -> torch.Tensor | float:

@@ -4,9 +4,10 @@ MODEL is ``smollm2`` or ``minilm`` (the offline language models of the
 ``lm`` set-up) or the run folder of an aekit autoencoder. For a language
 model the text (``--text``, repeatable: ``python-docs``, ``shakespeare``,
 ``docstrings`` or a path) is tokenized and cut into windows of ``--context``
-tokens, and the output of block ``--layer`` (an index, or a dotted module path
-such as ``model.layers.15.mlp``) is stored from position 1 on, up to
-``--tokens`` rows. For an autoencoder the codes of the run's dataset (or
+tokens (overlapping ones with ``--stride``), and the output of block
+``--layer`` (an index, or a dotted module path such as
+``model.layers.15.mlp``) is stored from position 1 on, up to ``--tokens``
+rows. For an autoencoder the codes of the run's dataset (or
 ``--dataset``) are stored. ``--resume`` continues a killed harvest of the same
 command.
 """
@@ -66,6 +67,9 @@ def harvest_command(
                                    "or a path of text files (repeatable)."),
     split: str = typer.Option("train", "--split", help="Documents to use: train, validation, test or all."),
     context: int = typer.Option(128, "--context", help="Tokens per window, special tokens included."),
+    stride: Optional[int] = typer.Option(None, "--stride", help="Text tokens from one window's start to the next's "
+                                         "(default: the window's text length, no overlap); smaller strides give "
+                                         "overlapping windows and more rows from the same text."),
     tokens: Optional[int] = typer.Option(None, "--tokens", help="Stop after this many rows (harvested tokens)."),
     dtype: str = typer.Option("auto", "--dtype", help="Model weights: auto (bfloat16 where the CPU/GPU runs it "
                               "natively), float32 or bfloat16."),
@@ -88,8 +92,9 @@ def harvest_command(
     from aekit.datasets import get_text, join_corpora
     from aekit.harvest import TEXT_MODELS, LayerNotFoundError, StoreError, compile_blocks, harvest, load_text_model
 
-    if context < 2 or batch_size < 1 or rows_per_shard < 1 or (tokens is not None and tokens < 1):
-        fail("--context must be >= 2 and --batch-size, --rows-per-shard and --tokens >= 1.")
+    if context < 2 or batch_size < 1 or rows_per_shard < 1 or (tokens is not None and tokens < 1) \
+            or (stride is not None and stride < 1):
+        fail("--context must be >= 2 and --batch-size, --rows-per-shard, --tokens and --stride >= 1.")
     options = {} if data_home is None else {"data_home": data_home}
     try:
         if model_name in TEXT_MODELS:
@@ -101,10 +106,13 @@ def harvest_command(
                                    for t in text])
             # the windows a budget needs (all of them when extreme rows may be dropped)
             max_windows = None if tokens is None or drop_extreme else -(-tokens // (context - exclude_positions))
-            inputs = lm.windows(corpus, context, max_windows=max_windows)
+            inputs = lm.windows(corpus, context, max_windows=max_windows, stride=stride)
             module, name = lm.module, model_name
-            typer.echo(f"{corpus.name} ({split}): {len(corpus)} documents, {len(inputs)} windows of {context} tokens", err=True)
+            typer.echo(f"{corpus.name} ({split}): {len(corpus)} documents, {len(inputs)} windows of {context} tokens"
+                       + ("" if stride is None else f", stride {inputs.stride}"), err=True)
         else:
+            if stride is not None:
+                fail("--stride applies to language models (token windows), not to an autoencoder's inputs.")
             module, inputs, name = _autoencoder_inputs(Path(model_name), dataset, data_home, device)
             path = layer or ""
             exclude_positions = 0

@@ -116,8 +116,9 @@ class _TextInputs:
         self.rows_per_batch = batch_size * (windows.context - exclude)
 
     def describe(self) -> dict:
-        return {"kind": "text", "source": self.w.source, "context": self.w.context, "windows": len(self.w),
-                "window_format": self.w.window_format.as_dict(), "fingerprint": self.w.fingerprint()}
+        return {"kind": "text", "source": self.w.source, "context": self.w.context, "stride": self.w.stride,
+                "windows": len(self.w), "window_format": self.w.window_format.as_dict(),
+                "fingerprint": self.w.fingerprint()}
 
     def run(self, model, layer, b, device, stop):
         ids = torch.from_numpy(self.w.tokens[b * self.B : (b + 1) * self.B]).to(device)

@@ -95,11 +95,13 @@ class TextModel:
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
 
-    def windows(self, corpus: TextCorpus, context: int, max_windows: int | None = None) -> TokenWindows:
-        """``corpus`` tokenized and cut into windows of ``context`` tokens in this model's format."""
+    def windows(self, corpus: TextCorpus, context: int, max_windows: int | None = None,
+                stride: int | None = None) -> TokenWindows:
+        """``corpus`` tokenized and cut into windows of ``context`` tokens in this model's format
+        (``stride``: see :func:`~aekit.harvest.cut_windows`)."""
         if self.tokenizer is None:
             raise ValueError(f"{self.name} has no tokenizer; cut token arrays with aekit.harvest.cut_windows.")
-        return cut_windows(tokenize(corpus, self.tokenizer), context, self.window_format, max_windows)
+        return cut_windows(tokenize(corpus, self.tokenizer), context, self.window_format, max_windows, stride)
 
 
 def causal_lm(module: torch.nn.Module, tokenizer=None, *, name: str | None = None,

@@ -2,15 +2,24 @@
 
 The documents are joined into one stream, each followed by the model's
 document separator (``separator``, e.g. a Llama's end-of-text token), and
-the stream is cut into consecutive, non-overlapping pieces of
-``context - len(prefix) - len(suffix)`` tokens. Each window is
-``prefix + piece + suffix``: a causal language model's windows start with
-its beginning-of-sequence token (whose position, 0, the harvest leaves out);
-an encoder's are ``[CLS] piece [SEP]``. Every text token thus appears in
-exactly one window, and the tail of the stream that does not fill a window is
-dropped. Beside the ids, each window position records the document it came
-from and its position inside that document (both -1 for special tokens), so
-that a harvested row can be traced back to its text.
+the stream is cut into pieces of ``body = context - len(prefix) - len(suffix)``
+tokens. Each window is ``prefix + piece + suffix``: a causal language model's
+windows start with its beginning-of-sequence token (whose position, 0, the
+harvest leaves out); an encoder's are ``[CLS] piece [SEP]``. Beside the ids,
+each window position records the document it came from and its position inside
+that document (both -1 for special tokens), so that a harvested row can be
+traced back to its text.
+
+By default the pieces are consecutive and do not overlap (``stride = body``):
+every text token appears in exactly one window, and the tail of the stream
+that does not fill a window is dropped. With a smaller ``stride`` the piece of
+window ``i`` starts at stream token ``i * stride``, so consecutive windows
+overlap by ``body - stride`` tokens: a token then appears in up to
+``ceil(body / stride)`` windows, each time at another window position and with
+another context before it (in a transformer, different activations), and a
+text yields about ``body / stride`` times more rows. The windows cover the
+stream's first ``(n - 1) * stride + body`` tokens, every one of them, with
+``n = (stream - body) // stride + 1`` windows.
 """
 
 from __future__ import annotations
@@ -66,6 +75,9 @@ class TokenWindows:
         What the text was (corpus name, split, tokenizer).
     window_format : WindowFormat
         The special tokens the windows were built with.
+    stride : int or None
+        Text tokens between the starts of consecutive windows' pieces (see the
+        module docstring); None for windows not cut from one stream.
     """
 
     tokens: np.ndarray
@@ -74,6 +86,7 @@ class TokenWindows:
     titles: tuple[str, ...]
     source: str
     window_format: WindowFormat
+    stride: int | None = None
 
     def __post_init__(self):
         if self.tokens.ndim != 2:
@@ -114,7 +127,7 @@ class TokenWindows:
     def take(self, n: int) -> "TokenWindows":
         """The first ``n`` windows."""
         return TokenWindows(self.tokens[:n], self.document[:n], self.position[:n], self.titles, self.source,
-                            self.window_format)
+                            self.window_format, self.stride)
 
 
 def tokenize(corpus: TextCorpus, tokenizer) -> TokenDocuments:
@@ -132,7 +145,7 @@ def tokenize(corpus: TextCorpus, tokenizer) -> TokenDocuments:
 
 
 def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat = WindowFormat(),
-                max_windows: int | None = None) -> TokenWindows:
+                max_windows: int | None = None, stride: int | None = None) -> TokenWindows:
     """Cut ``docs`` into windows of ``context`` tokens (see the module docstring).
 
     Parameters
@@ -145,6 +158,10 @@ def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat 
         Prefix, suffix and document separator.
     max_windows : int, optional
         Keep only the first windows (the stream is cut no further).
+    stride : int, optional
+        Text tokens from the start of one window's piece to the next, from 1
+        to the piece length ``body``; None (default): ``body``, windows that
+        do not overlap. Smaller strides give overlapping windows.
 
     Returns
     -------
@@ -155,6 +172,11 @@ def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat 
     if body < 1:
         raise ValueError(f"context={context} leaves no room for text beside {len(fmt.prefix) + len(fmt.suffix)} "
                          "special tokens; use a longer context.")
+    step = body if stride is None else int(stride)
+    if not 1 <= step <= body:
+        raise ValueError(f"stride={stride} must be between 1 and the {body} text tokens of a window "
+                         f"(context {context} minus {len(fmt.prefix) + len(fmt.suffix)} special tokens); "
+                         "a larger stride would skip text.")
     sep = np.asarray(fmt.separator, dtype=np.int64)
     parts, doc_parts, pos_parts = [], [], []
     for i, t in enumerate(docs.tokens):
@@ -162,17 +184,19 @@ def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat 
         doc_parts += [np.full(t.shape[0], i, np.int32), np.full(sep.shape[0], -1, np.int32)]
         pos_parts += [np.arange(t.shape[0], dtype=np.int32), np.full(sep.shape[0], -1, np.int32)]
     stream = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    n = stream.shape[0] // body
+    n = (stream.shape[0] - body) // step + 1 if stream.shape[0] >= body else 0
     if max_windows is not None:
         n = min(n, int(max_windows))
     if n == 0:
         raise ValueError(f"{docs.name}: {stream.shape[0]} tokens do not fill one window of {body} text tokens; "
                          "use more text or a shorter context.")
+    # stream index of every text position of every window: piece i is stream[i * step : i * step + body]
+    at = np.arange(n, dtype=np.int64)[:, None] * step + np.arange(body, dtype=np.int64)[None, :]
 
     def frame(values: np.ndarray, special, dtype) -> np.ndarray:
         out = np.empty((n, context), dtype)
         out[:, : len(fmt.prefix)] = special(fmt.prefix)
-        out[:, len(fmt.prefix) : len(fmt.prefix) + body] = values[: n * body].reshape(n, body)
+        out[:, len(fmt.prefix) : len(fmt.prefix) + body] = values[at]
         out[:, len(fmt.prefix) + body :] = special(fmt.suffix)
         return out
 
@@ -183,4 +207,5 @@ def cut_windows(docs: TokenDocuments, context: int, window_format: WindowFormat 
         docs.titles,
         f"{docs.name} ({docs.split}): {docs.description}",
         fmt,
+        step,
     )

@@ -105,3 +105,21 @@ def test_errors_are_clear(tiny_lm, texts, tmp_path):
     assert ok.exit_code == 0
     other = runner.invoke(app, [*base, "--out", str(tmp_path / "e"), "--context", "8", "--resume"])
     assert other.exit_code == 2 and "settings.inputs.context: stored 16, now 8" in other.output
+
+
+def test_stride_gives_overlapping_windows(tiny_lm, texts, tmp_path):
+    args = ["harvest", "tiny", "--text", str(texts), "--split", "all", "--context", "16", "--layer", "1",
+            "--store-dtype", "float32", "--no-progress"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--stride", "5"])
+    assert result.exit_code == 0, result.output
+    store = ActivationStore(tmp_path / "s")
+    words = sum(60 + 10 * i for i in range(12)) + 12
+    n = (words - 15) // 5 + 1
+    assert len(store) == n * 15 and store.settings["inputs"]["stride"] == 5 and "stride 5" in result.output
+    default = runner.invoke(app, [*args, "--out", str(tmp_path / "d")])
+    assert default.exit_code == 0 and ActivationStore(tmp_path / "d").settings["inputs"]["stride"] == 15
+    other = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--stride", "7", "--resume"])
+    assert other.exit_code == 2 and "stride: stored 5, now 7" in other.output
+    for bad in ("0", "16"):
+        wrong = runner.invoke(app, [*args, "--out", str(tmp_path / f"b{bad}"), "--stride", bad])
+        assert wrong.exit_code == 2 and "stride" in wrong.output

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from _tiny import BOS, tiny_llama
-from aekit.harvest import TEXT_COLUMNS, ActivationStore, FunctionModule, harvest
+from _tiny import BOS, EOS, tiny_llama, token_documents
+from aekit.harvest import TEXT_COLUMNS, ActivationStore, FunctionModule, WindowFormat, cut_windows, harvest
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -52,6 +52,34 @@ def test_rows_are_the_layer_output_at_positions_from_1(tmp_path, llama, windows)
     assert s["inputs"]["window_format"] == {"prefix": [BOS], "suffix": [], "separator": [2]}
     assert store.manifest["progress"]["stats"]["tokens"] == windows.n_tokens
 
+
+
+def test_overlapping_windows_keep_every_window_s_rows(tmp_path, llama):
+    docs = token_documents()
+    fmt = WindowFormat(prefix=(BOS,), separator=(EOS,))
+    windows = cut_windows(docs, 16, fmt, stride=5)  # each text token in up to 3 windows
+    stream = sum(t.shape[0] for t in docs.tokens) + len(docs)
+    n = (stream - 15) // 5 + 1
+    report = harvest(llama, "model.layers.1", windows, tmp_path / "s", batch_size=4, store_dtype="float32",
+                     rows_per_shard=100, progress=False)
+    store = report.store
+    assert len(windows) == n and len(store) == n * 15  # the row count: every window's 15 positions from 1
+    assert store.settings["inputs"]["stride"] == 5 and store.settings["inputs"]["context"] == 16
+    torch.testing.assert_close(store.rows(), _hidden(llama, windows, 1, 4)[:, 1:].reshape(-1, 32), rtol=0, atol=0)
+    # a text token harvested in two windows gives two rows: the same token with other context before it
+    index, rows = store.index_rows(), store.rows()
+    seen: dict[tuple[int, int], list[int]] = {}
+    for r in np.flatnonzero(index[:, 1] >= 0):
+        seen.setdefault((int(index[r, 1]), int(index[r, 2])), []).append(int(r))
+    pairs = [(rs[0], rs[1]) for rs in seen.values() if len(rs) > 1]
+    assert len(pairs) > len(seen) // 2 and max(len(rs) for rs in seen.values()) == 3
+    for i, j in pairs:
+        assert index[i, 0] == index[j, 0] and index[i, 3] < index[j, 3] and index[i, 4] > index[j, 4]
+        assert not torch.equal(rows[i], rows[j])
+    assert cut_windows(docs, 16, fmt).stride == 15
+    default = harvest(llama, "model.layers.1", cut_windows(docs, 16, fmt), tmp_path / "d", batch_size=4,
+                      progress=False).store
+    assert default.settings["inputs"]["stride"] == 15
 
 def test_mlp_and_attention_outputs(tmp_path, llama, windows):
     w = windows.take(6)
@@ -178,7 +206,10 @@ class _Interrupt(Exception):
     pass
 
 
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, llama, windows):
+@pytest.mark.parametrize("stride", [None, 6])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, llama, windows, stride):
+    if stride is not None:  # overlapping windows resume as exactly
+        windows = cut_windows(token_documents(), 16, WindowFormat(prefix=(BOS,), separator=(EOS,)), stride=stride)
     common = dict(batch_size=3, store_dtype="float32", rows_per_shard=40, progress=False)
     reference = harvest(llama, "model.layers.2", windows, tmp_path / "ref", **common)
     for stop_after in (2, 5, 9):  # interrupts inside a shard, at various offsets

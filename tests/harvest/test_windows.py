@@ -80,3 +80,51 @@ def test_tokenize_a_corpus_with_a_tokenizer():
     np.testing.assert_array_equal(docs.tokens[0], [3, 4, 5, 6, 3, 4])
     np.testing.assert_array_equal(docs.tokens[1], [7, 4])
     assert docs.titles == ("a", "b") and docs.tokens[0].dtype == np.int64 and "tokenized by" in docs.description
+
+
+def test_stride_layout_by_hand():
+    # stream: 10 11 12 EOS 20 21 EOS (7 tokens); 3 text tokens per window after BOS, stride 2
+    w = cut_windows(_docs([10, 11, 12], [20, 21]), 4, WindowFormat(prefix=(1,), separator=(2,)), stride=2)
+    np.testing.assert_array_equal(w.tokens, [[1, 10, 11, 12], [1, 12, 2, 20], [1, 20, 21, 2]])
+    np.testing.assert_array_equal(w.document, [[-1, 0, 0, 0], [-1, 0, -1, 1], [-1, 1, 1, -1]])
+    np.testing.assert_array_equal(w.position, [[-1, 0, 1, 2], [-1, 2, -1, 0], [-1, 0, 1, -1]])
+    assert w.stride == 2
+    assert cut_windows(_docs([10, 11, 12], [20, 21]), 4, WindowFormat(prefix=(1,), separator=(2,))).stride == 3
+
+
+@pytest.mark.parametrize("stride", [1, 4, 7, 15])
+def test_a_stride_covers_every_position_of_the_streams_head(stride):
+    docs = token_documents()
+    fmt = WindowFormat(prefix=(1,), separator=(2,))
+    w = cut_windows(docs, 16, fmt, stride=stride)
+    body = 15
+    stream = sum(t.shape[0] for t in docs.tokens) + len(docs)
+    n = (stream - body) // stride + 1
+    assert len(w) == n and w.stride == stride
+    # window i holds stream tokens i*stride .. i*stride + body - 1: rebuild the stream's head from the windows
+    covered = (n - 1) * stride + body
+    stream_ids = np.concatenate([np.append(t, 2) for t in docs.tokens])
+    starts = np.arange(n) * stride
+    np.testing.assert_array_equal(w.tokens[:, 1:], stream_ids[starts[:, None] + np.arange(body)])
+    hits = np.zeros(stream, int)
+    for s in starts:
+        hits[s : s + body] += 1
+    assert hits[:covered].min() >= 1 and hits[covered:].sum() == 0 and stream - covered < stride
+    # every text token of the covered head appears, in as many windows as cover it, each time with its origin
+    text = w.document >= 0
+    pairs, counts = np.unique(np.stack([w.document[text], w.position[text]], axis=1), axis=0, return_counts=True)
+    stream_doc = np.concatenate([np.append(np.full(t.shape[0], i), -1) for i, t in enumerate(docs.tokens)])
+    stream_pos = np.concatenate([np.append(np.arange(t.shape[0]), -1) for t in docs.tokens])
+    keep = stream_doc[:covered] >= 0
+    expected = {(d, p): h for d, p, h in zip(stream_doc[:covered][keep], stream_pos[:covered][keep], hits[:covered][keep])}
+    assert {tuple(p): c for p, c in zip(pairs.tolist(), counts.tolist())} == expected
+    if stride == body:  # the default: no overlap, the same windows
+        assert w.fingerprint() == cut_windows(docs, 16, fmt).fingerprint()
+
+
+def test_bad_strides():
+    docs = token_documents()
+    for stride in (0, 16, -3):
+        with pytest.raises(ValueError, match="stride"):
+            cut_windows(docs, 16, WindowFormat(prefix=(1,)), stride=stride)
+    assert len(cut_windows(docs, 16, stride=4, max_windows=5)) == 5 and cut_windows(docs, 16, stride=4).take(2).stride == 4
