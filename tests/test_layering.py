@@ -51,12 +51,7 @@ LAYERS: dict[str, int] = {
 }
 
 #: Known exceptions, each with the reason it is allowed: (importing module, imported module).
-ALLOWED: dict[tuple[str, str], str] = {
-    # moved in the SOM refactor: the SOM kernels go beside the SOM in aekit.manifold, and aekit.metrics
-    # imports them from there (until then the SOM and CCA import them upwards, from aekit.metrics._som)
-    ("aekit.manifold._som", "aekit.metrics._som"): "SOM kernels, moved in the SOM refactor",
-    ("aekit.manifold._cca", "aekit.metrics._som"): "SOM kernels, moved in the SOM refactor",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""``aekit sae train DATA --out RUN_DIR`` and ``aekit sae eval RUN_DIR DATA``: sparse autoencoders of activations.
+"""``aekit sae train DATA --out RUN_DIR``, ``aekit sae eval RUN_DIR DATA``, ``aekit sae inspect RUN_DIR STORE``:
+sparse autoencoders of activations.
 
 ``DATA`` is an array file (``.npy``, rows of activations, memory-mapped) or
 an activation store folder (written by ``aekit harvest``), streamed out of
@@ -6,14 +7,17 @@ core. ``train`` fits a :class:`~aekit.autoencoders.SparseDictionary` and
 writes a run folder (model, metrics, history; ``--saelens`` also exports
 SAELens's format to ``RUN_DIR/saelens``); checkpoints go to
 ``RUN_DIR/checkpoint`` and ``--resume`` continues from them. ``eval``
-measures a run's model on the first rows of ``DATA``.
+measures a run's model on the first rows of ``DATA``. ``inspect`` writes the
+page of the model's latents (``RUN_DIR/latents.html``: top-activating
+contexts or images, activation histograms, firing frequencies, promoted
+tokens) and keeps its data in ``RUN_DIR/latents/`` for ``aekit explore``.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import typer
@@ -23,7 +27,7 @@ from aekit.cli._run import default_run_dir, fail, write_run
 
 __all__ = ["open_activations", "sae_metrics", "sae_app"]
 
-sae_app = typer.Typer(help="Sparse autoencoders of network activations: train, evaluate.", no_args_is_help=True)
+sae_app = typer.Typer(help="Sparse autoencoders of network activations: train, evaluate, inspect.", no_args_is_help=True)
 app.add_typer(sae_app, name="sae")
 
 
@@ -163,3 +167,67 @@ def evaluate(
         if not isinstance(value, dict):
             typer.echo(f"{key:<20}  {value:.6g}" if isinstance(value, float) else f"{key:<20}  {value}")
     typer.echo(f"written: {path}")
+
+
+@sae_app.command("inspect")
+def inspect(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="Run folder of `aekit sae train`."),
+    data: Path = typer.Argument(..., metavar="STORE", help="The activation store (or .npy array) to inspect on."),
+    latents: int = typer.Option(20, "--latents", "-n", help="Latents to show, spread over firing frequency."),
+    latent: Optional[List[int]] = typer.Option(None, "--latent", help="Show this latent (repeatable) instead."),
+    top: int = typer.Option(12, "--top", help="Top-activating contexts (or images) per latent."),
+    before: int = typer.Option(16, "--before", help="Tokens of context before the activating one."),
+    after: int = typer.Option(4, "--after", help="Tokens of context after it."),
+    rows: Optional[int] = typer.Option(None, "--rows", help="Inspect only the first N rows (default: all)."),
+    images: Optional[str] = typer.Option(None, "--images", help="For activations of images: the dataset they came "
+                                         "from (digits, mnist, a file), to show the top-activating images."),
+    data_home: Optional[Path] = typer.Option(None, "--data-home", help="Dataset cache root (MNIST)."),
+    device: str = typer.Option("cpu", "--device", help="Where the sparse autoencoder and the language model run."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default RUN_DIR/latents.html)."),
+    title: Optional[str] = typer.Option(None, "--title", help="Page title."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Keep the report in RUN_DIR/latents/ "
+                              "(`aekit explore RUN_DIR` shows it)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar of the pass over the rows."),
+) -> None:
+    """Write a page of a sparse autoencoder's latents: top contexts or images, histograms, promoted tokens."""
+    from aekit import io as aio
+    from aekit.autoencoders import SparseDictionary
+    from aekit.harvest import StoreError
+    from aekit.inspection import inspect_latents, inspect_store
+    from aekit.viz import write_latent_report
+    from aekit.viz.explorer import save_latent_report
+
+    if latents < 1 or top < 1 or before < 0 or after < 0 or (rows is not None and rows < 1):
+        fail("--latents, --top and --rows must be positive, --before and --after >= 0.")
+    try:
+        model = aio.load(run_dir / "model", device=device)
+        if not isinstance(model, SparseDictionary):
+            fail(f"{run_dir} holds a {type(model).__name__}, not a SparseDictionary; `aekit sae inspect` shows the "
+                 "latents of runs of `aekit sae train`.")
+        pictures = _images(images, data_home)
+        options = dict(n_latents=latents, latents=latent or None, n_top=top, before=before, after=after,
+                       max_rows=rows, images=pictures, progress=progress)
+        if data.is_dir():
+            report = inspect_store(model, data, device=device, **options)
+        else:
+            report = inspect_latents(model, open_activations(data), **options)
+    except (FileNotFoundError, ValueError, TypeError, StoreError, ModuleNotFoundError) as exc:
+        fail(str(exc))
+    if save:
+        save_latent_report(report, run_dir)
+    path = write_latent_report(report, out if out is not None else run_dir / "latents.html", title=title)
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"{path}  ({len(report.latents)} latents over {report.n_rows} rows)")
+
+
+def _images(name: Optional[str], data_home: Optional[Path]):
+    """The images of dataset ``name`` as (n, *image_shape), or None."""
+    if name is None:
+        return None
+    from aekit.datasets import get_dataset
+
+    data = get_dataset(name, **({} if data_home is None else {"data_home": data_home}))
+    if data.image_shape is None:
+        raise ValueError(f"dataset {name!r} is not images (it has no image shape); --images takes an image dataset.")
+    return data.X.reshape((data.X.shape[0],) + tuple(data.image_shape))

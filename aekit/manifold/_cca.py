@@ -50,8 +50,7 @@ from aekit._torch import (
     to_numpy,
 )
 from aekit._validation import ArrayTransformerMixin
-from aekit.manifold._som import unit_sums
-from aekit.metrics._som import best_matching_units
+from aekit.manifold._som_kernels import best_matching_units, unit_sums
 
 __all__ = [
     "CurvilinearComponentAnalysis",

@@ -6,18 +6,22 @@ space. The best-matching unit (BMU) of a sample is ``c(x) = argmin_j ||x - w_j||
 
 Online rule (Kohonen 1982), one sample ``x(t)`` at a time::
 
-    w_j <- w_j + eta(t) h(||r_c - r_j||^2, sigma(t)) (x(t) - w_j)
+    w_j <- w_j + eta(t) theta(||r_c - r_j||^2, sigma(t)) (x(t) - w_j)
 
+with ``theta`` the neighbourhood function (gaussian, bubble, mexican hat).
 Batch map (Kohonen 2013): every epoch, with ``S_c`` the sum and ``N_c`` the count
 of the samples whose BMU is ``c``::
 
-    w_j <- sum_c h_jc S_c / sum_c h_jc N_c,      h_jc = h(||r_c - r_j||^2, sigma(epoch))
+    w_j <- sum_c theta_jc S_c / sum_c theta_jc N_c,      theta_jc = theta(||r_c - r_j||^2, sigma(epoch))
 
 i.e. the neighbourhood-weighted mean of the data: one matrix product for the
 BMUs and two small ones for the update, per epoch.
 
-The math lives in small pure functions (grid, neighbourhoods, decays, one online
-step, the batch map); :class:`SOM` owns the codebook and the loops.
+The math lives in small pure functions (neighbourhoods, decays, one online
+step, the batch map; the grid, the best-matching-unit search and the quality
+measures in :mod:`aekit.manifold._som_kernels`); :class:`SOM` owns the codebook
+and the loops: one online pass and one batch-map step, which ``fit`` and
+``partial_fit`` share.
 
 References
 ----------
@@ -28,7 +32,7 @@ Kohonen, T. (2013). Essentials of the self-organizing map. *Neural Networks*, 37
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import math
 from numbers import Integral, Real
 
@@ -38,19 +42,22 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit._torch import as_device_tensor, make_generator, resolve_device, to_numpy
+from aekit._torch import as_device_tensor, leading_axes, make_generator, one_cpu_thread, resolve_device, to_numpy
 from aekit._validation import resolve_option
-from aekit.metrics._som import (
+from aekit.manifold._som_kernels import (
     best_matching_units,
     grid_adjacency,
+    grid_positions,
+    match_scores,
     quantization_error,
+    row_norms_sq,
     squared_distances,
     topographic_error,
+    unit_sums,
 )
 
 __all__ = [
     "SOM",
-    "grid_positions",
     "gaussian_neighborhood",
     "bubble_neighborhood",
     "mexican_hat_neighborhood",
@@ -59,44 +66,24 @@ __all__ = [
     "exponential_decay",
     "constant_decay",
     "online_step",
-    "unit_sums",
     "batch_map",
 ]
 
-_HEX_ROW = math.sqrt(3.0) / 2.0
-
-
-# ---------------------------------------------------------------------------- grid
-def grid_positions(grid_shape: tuple[int, int], topology: str = "rectangular") -> np.ndarray:
-    """Positions of the units in the map plane, shape ``(rows * cols, 2)``, unit ``i * cols + j`` at row i, column j.
-
-    Rectangular: ``(i, j)``. Hexagonal: odd rows shifted by half a unit and rows
-    ``sqrt(3)/2`` apart, ``(i sqrt(3)/2, j + (i mod 2)/2)``, so that each unit has
-    its 6 neighbours at distance exactly 1.
-    """
-    rows, cols = grid_shape
-    i, j = np.divmod(np.arange(rows * cols), cols)
-    if topology == "rectangular":
-        return np.stack([i, j], axis=1).astype(np.float64)
-    if topology == "hexagonal":
-        return np.stack([i * _HEX_ROW, j + 0.5 * (i % 2)], axis=1)
-    raise ValueError(f"Unknown topology {topology!r}: use one of 'rectangular', 'hexagonal'.")
-
 
 # ---------------------------------------------------------------------------- neighbourhoods
-# Each maps squared grid distances d2 = ||r_c - r_j||^2 (a tensor) and a width sigma to weights.
+# Each maps squared grid distances d2 = ||r_c - r_j||^2 (a tensor) and a width sigma to weights theta.
 def gaussian_neighborhood(d2: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``h = exp(-d2 / (2 sigma^2))``."""
+    """``theta = exp(-d2 / (2 sigma^2))``."""
     return torch.exp(d2 * (-0.5 / (sigma * sigma)))
 
 
 def bubble_neighborhood(d2: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``h = 1`` for units within grid distance ``sigma`` of the winner (``d2 <= sigma^2``), else 0."""
+    """``theta = 1`` for units within grid distance ``sigma`` of the winner (``d2 <= sigma^2``), else 0."""
     return (d2 <= sigma * sigma * (1 + 1e-9)).to(d2.dtype)
 
 
 def mexican_hat_neighborhood(d2: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``h = exp(-d2 / (2 sigma^2)) (1 - d2 / sigma^2)``: excitatory centre, inhibitory ring."""
+    """``theta = exp(-d2 / (2 sigma^2)) (1 - d2 / sigma^2)``: excitatory centre, inhibitory ring."""
     q = d2 * (1.0 / (sigma * sigma))
     return torch.exp(-0.5 * q) * (1.0 - q)
 
@@ -145,58 +132,30 @@ def online_step(W: torch.Tensor, x: torch.Tensor, grid_d2: torch.Tensor, sigma: 
 
     ``x`` is one sample ``(n_features,)``, ``grid_d2`` the ``(n_units, n_units)``
     squared grid distances: ``c = argmin_j ||w_j||^2 - 2 w_j.x`` (one
-    matrix-vector product), then ``w_j += eta h(grid_d2[c, j], sigma) (x - w_j)``
-    (one fused interpolation). No host synchronisation: the BMU stays a tensor.
+    matrix-vector product, :func:`match_scores`), then
+    ``w_j += eta theta(grid_d2[c, j], sigma) (x - w_j)`` (one fused
+    interpolation). No host synchronisation: the BMU stays a tensor.
     """
-    scores = torch.addmv(torch.linalg.vector_norm(W, dim=1).square_(), W, x, alpha=-2.0)  # (U,)
-    c = scores.argmin()
-    h = neighborhood(grid_d2[c], sigma).mul_(learning_rate)  # (U,)
-    W.lerp_(x.expand_as(W), h.unsqueeze(1))
+    c = match_scores(x, W).argmin()
+    theta = neighborhood(grid_d2[c], sigma).mul_(learning_rate)  # (U,)
+    W.lerp_(x.expand_as(W), theta.unsqueeze(1))
     return c
 
 
-def unit_sums(bmu: torch.Tensor, X: torch.Tensor, n_units: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-unit sums ``S_c = sum_{i: c(i)=c} x_i`` ``(n_units, n_features)`` and counts ``N_c`` ``(n_units,)``."""
-    S = torch.zeros(n_units, X.shape[1], dtype=X.dtype, device=X.device).index_add_(0, bmu, X)
-    N = torch.bincount(bmu, minlength=n_units).to(X.dtype)
-    return S, N
+def batch_map(W: torch.Tensor, S: torch.Tensor, N: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Kohonen's batch map: ``w_j = sum_c theta_jc S_c / sum_c theta_jc N_c``.
 
-
-def batch_map(W: torch.Tensor, S: torch.Tensor, N: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    """Kohonen's batch map: ``w_j = sum_c H_jc S_c / sum_c H_jc N_c``.
-
-    ``H`` ``(n_units, n_units)`` holds non-negative neighbourhood weights; a unit
-    whose weighted count is zero (no data near it) keeps its prototype.
+    ``theta`` ``(n_units, n_units)`` holds non-negative neighbourhood weights; a
+    unit whose weighted count is zero (no data near it) keeps its prototype.
     """
-    num = H @ S  # (U, D)
-    den = H @ N  # (U,)
+    num = theta @ S  # (U, D)
+    den = theta @ N  # (U,)
     keep = den <= torch.finfo(den.dtype).tiny
     new = num / torch.where(keep, torch.ones_like(den), den).unsqueeze(1)
     return torch.where(keep.unsqueeze(1), W, new)
 
 
 # ---------------------------------------------------------------------------- initialization
-def _leading_axes(Xc: torch.Tensor, k: int, generator: torch.Generator, n_iter: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` principal axes ``(k, d)`` and variances ``(k,)`` of centred ``Xc`` ``(m, d)``.
-
-    Exact eigendecomposition of the covariance when ``d`` is small, else a
-    randomized subspace iteration (Halko et al. 2011) with a Rayleigh-Ritz step.
-    """
-    m, d = Xc.shape
-    if d <= 64:
-        evals, evecs = torch.linalg.eigh(Xc.T @ Xc / max(m - 1, 1))
-        order = torch.argsort(evals, descending=True)[:k]
-        return evecs[:, order].T, evals[order].clamp_min(0)
-    q = min(d, k + 8)
-    Q = torch.randn(d, q, generator=generator, device=Xc.device, dtype=Xc.dtype)
-    for _ in range(n_iter):
-        Q, _ = torch.linalg.qr(((Xc @ Q).T @ Xc).T)  # (Xc^T Xc) Q, written so both products are row-major
-    B = Xc @ Q  # (m, q)
-    evals, evecs = torch.linalg.eigh(B.T @ B / max(m - 1, 1))
-    order = torch.argsort(evals, descending=True)[:k]
-    return (Q @ evecs[:, order]).T, evals[order].clamp_min(0)
-
-
 def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Units laid out on the plane of the first two principal components, ``mean +- 2 sd`` along each.
 
@@ -204,7 +163,7 @@ def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Gen
     """
     mean = X.mean(0)
     k = min(2, X.shape[1])
-    axes, var = _leading_axes(X - mean, k, generator)
+    axes, var = leading_axes(X - mean, k, generator)
     P = positions - positions.mean(0)
     half = (P.amax(0) - P.amin(0)) / 2
     order = torch.argsort(half, descending=True, stable=True)
@@ -213,52 +172,14 @@ def _pca_codebook(X: torch.Tensor, positions: torch.Tensor, generator: torch.Gen
     return mean + (coords[:, :k] * scale) @ axes
 
 
-@contextlib.contextmanager
-def _one_cpu_thread(device: torch.device):
-    """Run torch's CPU kernels on one thread for a while (then restore the thread count).
-
-    Sequential rules (the online SOM, CCA's pivot steps) are thousands of tiny
-    steps; splitting each across threads costs more than the step, and on a busy
-    machine waiting threads make it 10-100x slower. GPUs are unaffected.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _row_norms_sq(x: torch.Tensor) -> torch.Tensor:
-    """``||x_i||^2`` of each row, ``(n,)``."""
-    return torch.linalg.vector_norm(x, dim=1).square_()
-
-
 def _prepare(x: torch.Tensor, bf16: bool):
     """Search copy of a chunk: ``(x, x_search, ||x_search||^2, center)``; bf16 data are centred first
-    (smaller dot products lose less to bf16 rounding)."""
+    (smaller dot products lose less to bf16 rounding) and matched against the codebook less ``center``."""
     if not bf16:
-        return x, x, _row_norms_sq(x), None
+        return x, x, row_norms_sq(x), None
     center = x.mean(0)
     xc = x - center
-    return x, xc.to(torch.bfloat16), _row_norms_sq(xc), center
-
-
-def _search(x_search: torch.Tensor, W: torch.Tensor, center):
-    """BMU of each row and ``min_j (||w_j||^2 - 2 x.w_j)`` (add ``||x||^2`` for the squared distance).
-
-    bf16 search data (``center`` given) are matched against the centred codebook in bf16.
-    """
-    if center is not None:
-        Wc = W - center
-        scores = torch.einsum("ud,ud->u", Wc, Wc) - 2.0 * (x_search @ Wc.to(torch.bfloat16).T).float()
-    else:
-        scores = torch.addmm(torch.einsum("ud,ud->u", W, W).unsqueeze(0), x_search, W.T, alpha=-2.0)
-    d2, bmu = scores.min(dim=1)
-    return bmu, d2
+    return x, xc.to(torch.bfloat16), row_norms_sq(xc), center
 
 
 # ---------------------------------------------------------------------------- estimator
@@ -280,17 +201,18 @@ class SOM(TransformerMixin, BaseEstimator):
         Initial learning rate ``eta`` of online updates and of ``partial_fit``
         steps; the batch map (``fit`` with "batch" or "minibatch") has none.
     neighborhood : {"gaussian", "bubble", "mexican_hat"}, default="gaussian"
-        ``h(d^2, sigma)``; "mexican_hat" has negative weights and is online only.
+        ``theta(d^2, sigma)``; "mexican_hat" has negative weights and is online only.
     topology : {"rectangular", "hexagonal"}, default="rectangular"
-    algorithm : {"batch", "minibatch", "online"}, default="batch"
-        "batch": the batch map over all the data, ``max_iter`` epochs, sigma
-        decaying per epoch (the last epoch runs at ``sigma_final``).
+    algorithm : {"minibatch", "batch", "online"}, default="minibatch"
         "minibatch": one pass over a random permutation of the data in
         ``max_iter`` consecutive mini-batches of doubling size (the last holds
         about half of the data, the first at least ``n_units`` samples, so small
         data sets take fewer steps), each replaced by its batch map at the
         step's sigma: every sample is used once, like one epoch of online
-        training, at the cost of about one epoch of the batch map.
+        training, at the cost of about one epoch of the batch map (its
+        comparison with MiniSom: ``benchmarks/results/som.md``).
+        "batch": the batch map over all the data, ``max_iter`` epochs, sigma
+        decaying per epoch (the last epoch runs at ``sigma_final``).
         "online": ``max_iter * n_samples`` single-sample updates in random
         order, sigma and eta decaying per update (one epoch equals MiniSom's
         ``train_random(X, n_samples)``).
@@ -299,17 +221,19 @@ class SOM(TransformerMixin, BaseEstimator):
         ``partial_fit``, the number of calls over which sigma and eta decay
         (they stay at their final values afterwards).
     sigma_final : float, default=None
-        End value of sigma; None means ``min(1, sigma / 3)`` (a third of the start
-        as in MiniSom's default decay, but no wider than one unit).
+        End value of sigma; None means ``min(0.5, sigma / 3)`` (a third of the
+        start as in MiniSom's default decay, but no wider than half a unit,
+        where a unit's grid neighbours still get weight ``exp(-2)``).
     learning_rate_final : float, default=None
         End value of eta; None means ``learning_rate / 3`` (MiniSom's default decay).
     sigma_decay, learning_rate_decay : {"inverse", "linear", "exponential", "constant"}, default="inverse"
         Decay schedules. "inverse" with the default end values is MiniSom's
         ``asymptotic_decay``.
-    init : {"pca", "random"}, default="pca"
+    init : {"pca", "random"} or array-like of shape (n_units, n_features), default="pca"
         "pca": the grid spread over the plane of the two leading principal
         components (mean +- 2 standard deviations); "random": prototypes are
-        random samples.
+        random samples; an array: the initial codebook itself (units numbered
+        row by row), e.g. to start two implementations from the same map.
     batch_size : int, default=None
         Rows moved to the device and searched at once. None keeps all of ``X``
         on the device; an int streams ``X`` (a numpy array or memory map larger
@@ -356,7 +280,7 @@ class SOM(TransformerMixin, BaseEstimator):
         "learning_rate_final": [Interval(Real, 0, 1, closed="right"), None],
         "sigma_decay": [StrOptions(set(DECAYS))],
         "learning_rate_decay": [StrOptions(set(DECAYS))],
-        "init": [StrOptions({"pca", "random"})],
+        "init": [StrOptions({"pca", "random"}), "array-like"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "transform_mode": [StrOptions({"distances", "coordinates"})],
@@ -372,7 +296,7 @@ class SOM(TransformerMixin, BaseEstimator):
         learning_rate=0.5,
         neighborhood="gaussian",
         topology="rectangular",
-        algorithm="batch",
+        algorithm="minibatch",
         max_iter=10,
         sigma_final=None,
         learning_rate_final=None,
@@ -419,7 +343,7 @@ class SOM(TransformerMixin, BaseEstimator):
                 "undefined; use algorithm='online' or neighborhood='gaussian'."
             )
         sigma = max(shape) / 2.0 if self.sigma is None else float(self.sigma)
-        sigma_final = min(1.0, sigma / 3.0) if self.sigma_final is None else float(self.sigma_final)
+        sigma_final = min(0.5, sigma / 3.0) if self.sigma_final is None else float(self.sigma_final)
         lr_final = self.learning_rate / 3.0 if self.learning_rate_final is None else float(self.learning_rate_final)
         return (
             tuple(int(s) for s in shape),
@@ -457,6 +381,14 @@ class SOM(TransformerMixin, BaseEstimator):
 
     def _init_codebook(self, X: np.ndarray, device, generator) -> torch.Tensor:
         n, n_units = X.shape[0], len(self.positions_)
+        if not isinstance(self.init, str):
+            W0 = np.array(self.init, dtype=np.float32)  # a copy: the online rule updates the codebook in place
+            if W0.shape != (n_units, X.shape[1]) or not np.isfinite(W0).all():
+                raise ValueError(
+                    f"init must be an initial codebook of shape (n_units, n_features) = ({n_units}, {X.shape[1]}) "
+                    f"with finite values, got shape {W0.shape}; pass one prototype per unit, units numbered row by row."
+                )
+            return torch.as_tensor(W0, device=device)
         if self.init == "random":  # prototypes drawn from the data, with replacement
             return as_device_tensor(X[torch.randint(n, (n_units,), generator=generator, device=device).cpu().numpy()], device, torch.float32)
         m = min(n, 4096)  # the PCA plane from a random subsample: enough to place the initial grid
@@ -468,7 +400,7 @@ class SOM(TransformerMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the map on ``X`` ``(n_samples, n_features)``; returns ``self``."""
-        shape, sigma_sched, lr_sched, h = self._check_settings()
+        shape, sigma_sched, lr_sched, neighborhood = self._check_settings()
         X = self._validate(X, reset=True)
         device = resolve_device(self.device)
         generator = make_generator(self.random_state, device)
@@ -476,9 +408,9 @@ class SOM(TransformerMixin, BaseEstimator):
         W = self._init_codebook(X, device, generator)
         source = self._source(X, device)
         if self.algorithm == "online":
-            W, history = self._fit_online(source, W, sigma_sched, lr_sched, h, device, generator)
+            W, history = self._fit_online(source, W, sigma_sched, lr_sched, neighborhood, device, generator)
         else:
-            W, history = self._fit_batch(source, W, sigma_sched, h, device, generator)
+            W, history = self._fit_batch(source, W, sigma_sched, neighborhood, device, generator)
         self.codebook_ = to_numpy(W).astype(np.float32)
         self.history_ = history
         self.n_iter_ = len(history)
@@ -496,51 +428,72 @@ class SOM(TransformerMixin, BaseEstimator):
         perm = torch.randperm(n, generator=generator, device=device).cpu().numpy()
         return [np.sort(rows) for rows in np.split(perm, ends[:-1])]  # sorted: a faster gather, same batch map
 
-    def _fit_batch(self, source, W, sigma_sched, h, device, generator):
+    def _fit_batch(self, source, W, sigma_sched, neighborhood, device, generator):
         _, G = self._grid(device)
-        n_units, (s0, s1, decay) = G.shape[0], sigma_sched
+        s0, s1, decay = sigma_sched
         steps = self._steps(source.shape[0], device, generator)
-        bf16 = self.precision == "bfloat16"
         resident = None
         if isinstance(source, torch.Tensor) and steps[0] is None:  # whole data every epoch: prepare it once
-            resident = [_prepare(source, bf16)]
+            resident = [_prepare(source, self.precision == "bfloat16")]
         history = []
         for k, rows in enumerate(steps):
             sigma = float(decay(s0, s1, k / (len(steps) - 1) if len(steps) > 1 else 1.0))
-            S = torch.zeros_like(W)
-            N = torch.zeros(n_units, dtype=W.dtype, device=device)
-            dist_sum = torch.zeros((), dtype=torch.float64, device=device)
-            chunks = resident or (_prepare(c, bf16) for c in self._chunks(source, device, rows))
-            for x, x_search, x_sq, center in chunks:
-                bmu, d2 = _search(x_search, W, center)
-                s, cnt = unit_sums(bmu, x, n_units)
-                S += s
-                N += cnt
-                dist_sum += (d2 + x_sq).clamp_min_(0).sqrt_().sum(dtype=torch.float64)
-            W = batch_map(W, S, N, h(G, sigma))
+            W, qe = self._batch_step(resident or self._prepared(source, device, rows), W, neighborhood(G, sigma))
             n_rows = source.shape[0] if rows is None else len(rows)
-            history.append({"step": k + 1, "sigma": sigma, "n_samples": n_rows, "quantization_error": float(dist_sum) / n_rows})
+            history.append({"step": k + 1, "sigma": sigma, "n_samples": n_rows, "quantization_error": qe})
         return W, history
 
-    def _fit_online(self, source, W, sigma_sched, lr_sched, h, device, generator):
+    def _prepared(self, source, device, rows=None):
+        """Chunks of ``source`` (rows ``rows``) with their search copies, see :func:`_prepare`."""
+        bf16 = self.precision == "bfloat16"
+        return (_prepare(chunk, bf16) for chunk in self._chunks(source, device, rows))
+
+    @staticmethod
+    def _batch_step(chunks, W, theta):
+        """One batch map of ``W`` over prepared ``chunks`` with neighbourhood weights ``theta`` ``(U, U)``.
+
+        Returns the new codebook and the quantization error of ``W`` over the chunks' rows.
+        """
+        S = torch.zeros_like(W)
+        N = torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
+        dist_sum = torch.zeros((), dtype=torch.float64, device=W.device)
+        n_rows = 0
+        for x, x_search, x_sq, center in chunks:
+            bmu, d2 = best_matching_units(x_search, W if center is None else W - center, X_sq=x_sq)
+            s, cnt = unit_sums(bmu[:, 0], x, W.shape[0])
+            S += s
+            N += cnt
+            dist_sum += d2.sqrt_().sum(dtype=torch.float64)
+            n_rows += x.shape[0]
+        return batch_map(W, S, N, theta), float(dist_sum) / n_rows
+
+    def _fit_online(self, source, W, sigma_sched, lr_sched, neighborhood, device, generator):
         _, G = self._grid(device)
         n = source.shape[0]
         T = int(self.max_iter) * n
         u = np.arange(T, dtype=np.float64) / T
         sigmas = sigma_sched[2](sigma_sched[0], sigma_sched[1], u).tolist()
         rates = lr_sched[2](lr_sched[0], lr_sched[1], u).tolist()
-        history, t = [], 0
+        schedule = zip(sigmas, rates)
+        history = []
         for epoch in range(int(self.max_iter)):
-            order = torch.randperm(n, generator=generator, device=device).cpu().numpy()
-            for chunk in self._chunks(source, device, order):
-                if not isinstance(source, torch.Tensor):  # streamed chunks come back sorted: reshuffle inside
-                    chunk = chunk[torch.randperm(len(chunk), generator=generator, device=device)]
-                with _one_cpu_thread(device):
-                    for x in chunk:
-                        online_step(W, x, G, sigmas[t], rates[t], h)
-                        t += 1
+            self._online_pass(source, W, G, schedule, neighborhood, device, generator)
+            t = (epoch + 1) * n
             history.append({"step": epoch + 1, "sigma": sigmas[t - 1], "learning_rate": rates[t - 1]})
         return W, history
+
+    def _online_pass(self, source, W, G, schedule, neighborhood, device, generator):
+        """Single-sample updates of ``W`` in place over all rows of ``source`` in random order.
+
+        ``schedule`` yields one ``(sigma, eta)`` per update (it is shared across passes).
+        """
+        order = torch.randperm(source.shape[0], generator=generator, device=device).cpu().numpy()
+        for chunk in self._chunks(source, device, order):
+            if not isinstance(source, torch.Tensor):  # streamed chunks come back sorted: reshuffle inside
+                chunk = chunk[torch.randperm(len(chunk), generator=generator, device=device)]
+            with one_cpu_thread(device):
+                for x, (sigma, rate) in zip(chunk, schedule):
+                    online_step(W, x, G, sigma, rate, neighborhood)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -550,7 +503,7 @@ class SOM(TransformerMixin, BaseEstimator):
         algorithm: single-sample updates over the chunk in random order at this
         step's sigma and eta. The first call initializes the map from its chunk.
         """
-        shape, (s0, s1, s_decay), (l0, l1, l_decay), h = self._check_settings()
+        shape, (s0, s1, s_decay), (l0, l1, l_decay), neighborhood = self._check_settings()
         first = not hasattr(self, "codebook_")
         X = self._validate(X, reset=first)
         device = resolve_device(self.device)
@@ -567,20 +520,10 @@ class SOM(TransformerMixin, BaseEstimator):
         _, G = self._grid(device)
         source = self._source(X, device)
         if self.algorithm == "online":
-            order = torch.randperm(X.shape[0], generator=self._generator, device=device).cpu().numpy()
-            for chunk in self._chunks(source, device, order):
-                with _one_cpu_thread(device):
-                    for x in chunk:
-                        online_step(W, x, G, sigma, rate, h)
+            self._online_pass(source, W, G, itertools.repeat((sigma, rate)), neighborhood, device, self._generator)
         else:
-            S = torch.zeros_like(W)
-            N = torch.zeros(len(G), dtype=W.dtype, device=device)
-            for chunk in self._chunks(source, device):
-                bmu, _ = best_matching_units(chunk, W)
-                s, cnt = unit_sums(bmu[:, 0], chunk, len(G))
-                S += s
-                N += cnt
-            W = W + rate * (batch_map(W, S, N, h(G, sigma)) - W)
+            new, _ = self._batch_step(self._prepared(source, device), W, neighborhood(G, sigma))
+            W = W + rate * (new - W)
         self.codebook_ = to_numpy(W).astype(np.float32)
         self.n_steps_ += 1
         self.n_iter_ = self.n_steps_

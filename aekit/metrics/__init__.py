@@ -6,6 +6,8 @@
 - Codes themselves: :func:`sparsity_stats`, :func:`mean_contraction` (``||J||_F``).
 - Embeddings: :func:`trustworthiness`, :func:`continuity`, :func:`procrustes_disparity`,
   :func:`residual_variance` (defined in :mod:`aekit.manifold`).
+- Self-organizing maps: :func:`quantization_error`, :func:`topographic_error`
+  (from :mod:`aekit.manifold`, beside the map's kernels).
 - Filters: :func:`fit_gabor` / :func:`gabor_r2` (R² of a 2-D Gabor fit per filter).
 - Sparse autoencoders: :func:`l0`, :func:`mse`, :func:`fraction_of_variance_unexplained`,
   :func:`explained_variance`, :func:`reconstruction_cosine`, :func:`firing_frequency`,
@@ -16,6 +18,7 @@
   :class:`TorchEncoder`.
 """
 
+from aekit.manifold import quantization_error, topographic_error  # the SOM's measures live beside it
 from aekit.metrics._classification import knn_accuracy, linear_probe_accuracy
 from aekit.metrics._contraction import jacobian_norms, mean_contraction
 from aekit.metrics._embedding import continuity, procrustes_disparity, trustworthiness, trustworthiness_continuity
@@ -23,7 +26,6 @@ from aekit.metrics._evaluate import Reconstructor, TorchEncoder, evaluate
 from aekit.metrics._gabor import fit_gabor, gabor_function, gabor_r2
 from aekit.metrics._reconstruction import denoising_error, psnr, reconstruction_error
 from aekit.metrics._sparsity import kurtosis, sparsity_stats, treves_rolls_sparseness
-from aekit.metrics._som import quantization_error, topographic_error
 from aekit.metrics._sae import (
     ce_loss_recovered,
     dead_latents,

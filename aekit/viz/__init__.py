@@ -9,6 +9,7 @@ from aekit.viz._autoencoders import (
     plot_reconstructions,
 )
 from aekit.viz._report import write_report
+from aekit.viz._latents import render_latent_report, write_latent_report
 from aekit.viz._decomposition import (
     plot_eigenimages,
     plot_ica_sources,
@@ -25,6 +26,8 @@ __all__ += [
     "plot_activation_histogram",
     "plot_activation_maximization",
     "write_report",
+    "write_latent_report",
+    "render_latent_report",
 ]
 __all__ += ["plot_scree", "plot_eigenimages", "plot_pca_reconstructions", "plot_ica_sources", "plot_slow_features"]
 from aekit.viz._som import (  # noqa: E402

@@ -191,3 +191,26 @@ def test_offset_judged_wrong_on_the_first_rows_is_corrected():
     n, mean, scatter = column_moments(torch.from_numpy(X), chunk_rows=100)
     np.testing.assert_allclose(mean.numpy(), X.mean(0), rtol=1e-14)
     np.testing.assert_allclose(scatter.numpy() / (n - 1), np.cov(X, rowvar=False), rtol=1e-8)
+
+
+def test_fit_restores_the_thread_counts(digits):
+    # A CPU fit runs torch, and the eigen stage of a small covariance the BLAS, on one thread: both come back after.
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return sorted(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # more than the one the fit uses, so that a missing restore shows
+    try:
+        blas_before = blas_threads()
+        PCA(5).fit(digits)
+        PCA(5).partial_fit(digits[:100])
+        assert (torch.get_num_threads(), blas_threads()) == (2, blas_before)
+        bad = digits[:20].copy()
+        bad[3, 3] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            PCA(5).fit(bad)
+        assert (torch.get_num_threads(), blas_threads()) == (2, blas_before)
+    finally:
+        torch.set_num_threads(threads)

@@ -7,21 +7,19 @@ import torch
 from sklearn.datasets import load_digits
 
 from aekit import io as aio
-from aekit.manifold import SOM
+from aekit.manifold import SOM, grid_adjacency, grid_positions, quantization_error, squared_distances, topographic_error
 from aekit.manifold._som import (
     batch_map,
     bubble_neighborhood,
     constant_decay,
     exponential_decay,
     gaussian_neighborhood,
-    grid_positions,
     inverse_decay,
     linear_decay,
     mexican_hat_neighborhood,
     online_step,
-    unit_sums,
 )
-from aekit.metrics._som import grid_adjacency, quantization_error, squared_distances, topographic_error
+from aekit.manifold._som_kernels import unit_sums
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -140,10 +138,14 @@ def test_quality_against_minisom_train_random(digits):
     ref.train_random(X, len(X))
     qe_ref = quantization_error(X, ref.get_weights().reshape(36, -1))
     online = SOM((6, 6), sigma=1.5, learning_rate=0.5, algorithm="online", max_iter=1, init="random", random_state=0).fit(X)
-    batch = SOM((6, 6), sigma=1.5, max_iter=5, random_state=0).fit(X)
+    batch = SOM((6, 6), sigma=1.5, algorithm="batch", max_iter=5, random_state=0).fit(X)
+    default = SOM((6, 6), random_state=0).fit(X)
+    te_ref = topographic_error(X, ref.get_weights().reshape(36, -1), grid_positions((6, 6)))
     assert online.quantization_error(X) == pytest.approx(qe_ref, rel=0.05)
-    assert batch.quantization_error(X) <= qe_ref
-    assert batch.topographic_error(X) < 0.2
+    assert batch.quantization_error(X) <= qe_ref and batch.topographic_error(X) <= te_ref
+    # The defaults were chosen on MNIST; on the digits they tie MiniSom's quantization error (1.4308 against
+    # 1.4310 here), so the bound leaves 1 % for maps that part at a rounding-level tie on another CPU.
+    assert default.quantization_error(X) <= 1.01 * qe_ref and default.topographic_error(X) <= te_ref
 
 
 # ------------------------------------------------------------------ estimator
@@ -174,7 +176,7 @@ def test_partial_fit_streams_to_a_good_map(digits):
     for _ in range(25):
         som.partial_fit(digits[rng.choice(len(digits), 300, replace=False)])
     assert som.n_iter_ == 25 and len(som.history_) == 25
-    assert som.history_[-1]["sigma"] == pytest.approx(2.5 / 3)
+    assert som.history_[-1]["sigma"] == pytest.approx(0.5)  # the default end: min(0.5, sigma / 3), sigma = 5 / 2
     assert som.quantization_error(digits) < 1.08 * full.quantization_error(digits)
     with pytest.raises(ValueError, match="features"):
         som.partial_fit(digits[:10, :5])
@@ -211,7 +213,7 @@ def test_batch_training_orders_the_map(digits):
     # From a random start (prototypes drawn from the data; a PCA start is ordered before any training),
     # against that start as the untrained control: topographic error 0.93 -> 0.07, and the distance between
     # grid neighbours relative to all pairs of prototypes 0.99 -> 0.36.
-    som = SOM((8, 8), sigma=4.0, sigma_final=1.0, max_iter=10, init="random", random_state=0).fit(digits)
+    som = SOM((8, 8), sigma=4.0, sigma_final=1.0, algorithm="batch", max_iter=10, init="random", random_state=0).fit(digits)
     start = digits[np.random.default_rng(0).integers(0, len(digits), 64)]
     A, off = grid_adjacency(som.positions_), ~np.eye(64, dtype=bool)
 
@@ -224,6 +226,19 @@ def test_batch_training_orders_the_map(digits):
     assert neighbour_ratio(som.codebook_) < 0.5
     qe = [h["quantization_error"] for h in som.history_]
     assert qe[-1] < qe[0]
+
+
+def test_init_codebook_given_as_an_array(digits):
+    W0 = digits[np.random.default_rng(0).choice(len(digits), 12, replace=False)].copy()
+    kept = W0.copy()
+    som = SOM((3, 4), init=W0, max_iter=1, random_state=0).fit(digits)
+    # history_ holds the quantization error of the codebook entering each step: here W0 itself
+    assert som.history_[0]["quantization_error"] == pytest.approx(quantization_error(digits, W0), rel=1e-5)
+    online = SOM((3, 4), init=W0, algorithm="online", max_iter=1, random_state=0).fit(digits)
+    np.testing.assert_array_equal(W0, kept)  # the online rule updates a copy, never the caller's array
+    assert not np.array_equal(online.codebook_, W0)
+    with pytest.raises(ValueError, match=r"= \(16, 64\) with finite values, got shape \(12, 64\)"):
+        SOM((4, 4), init=W0).fit(digits)
 
 
 def test_bfloat16_search_close_to_float32(digits):

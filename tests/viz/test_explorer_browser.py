@@ -213,14 +213,15 @@ def test_a_panel_kind_the_page_does_not_know_is_listed_and_the_rest_shown(browse
     from aekit.viz.explorer import build_document, render_explorer
 
     doc = build_document([explorer_runs["pca"]])
-    doc["panels"].insert(0, {"kind": "latents", "id": "sae/latents", "run": "sae", "title": "latent browser",
-                             "notes": [], "latents": np.zeros((3, 4), dtype=np.float32)})
+    # a kind of a newer aekit (the latent browser, "latents", was this example until it was written)
+    doc["panels"].insert(0, {"kind": "circuits", "id": "lm/circuits", "run": "lm", "title": "circuit browser",
+                             "notes": [], "edges": np.zeros((3, 4), dtype=np.float32)})
     page = tmp_path / "future.html"
     page.write_text(render_explorer(doc), encoding="utf-8")
     _open(browser, page)
-    assert browser.errors() == [] and browser.evaluate("aekitExplorer.unknownKinds") == ["latents"]
+    assert browser.errors() == [] and browser.evaluate("aekitExplorer.unknownKinds") == ["circuits"]
     assert browser.evaluate("aekitExplorer.panelIds") == ["pca/embedding"]
-    assert "does not know panels of kind" in browser.evaluate("document.querySelector('section[data-kind=latents]').textContent")
+    assert "does not know panels of kind" in browser.evaluate("document.querySelector('section[data-kind=circuits]').textContent")
 
 
 def test_the_harness_sees_requests_to_the_network(browser, tmp_path):

@@ -32,7 +32,13 @@ panel refers to, in the order of its ``rows``. The panel kinds:
 - ``"embedding"``: ``points`` (n, 2), ``axes``, ``dataset``, ``rows``;
 - ``"som"``: ``grid_shape``, ``topology``, ``positions``, ``u_matrix``,
   ``codebook``, ``hit_map``, ``winners`` (rows won by each unit), ``image_shape``;
-- ``"curves"``: ``series`` ``[{"name", "x", "y", "visible"}]``, ``x_label``.
+- ``"curves"``: ``series`` ``[{"name", "x", "y", "visible"}]``, ``x_label``;
+- ``"latents"``: the latent browser of a sparse autoencoder
+  (:class:`~aekit.autoencoders.SparseDictionary`): per shown latent its top
+  rows and activations, its contexts (rows of a :class:`RowsOnly` dataset of
+  the activation store, whose contexts the document holds) with the latent's
+  activation on every token, or its top images, its activation histogram,
+  firing frequency and promoted tokens (see :mod:`aekit.viz.explorer._latents`).
 
 A unit's filter. For a first-layer code the page shows the unit's weight row
 (its filter) and the input of the data's norm that maximizes it (that row,
@@ -80,9 +86,11 @@ from aekit.viz.explorer._page import (
     render_explorer,
     write_explorer,
 )
+from aekit.viz.explorer._latents import LATENT_REPORT_FOLDER, save_latent_report
 from aekit.viz.explorer._panels import (
     DatasetTable,
     PanelBuilder,
+    RowsOnly,
     Run,
     TokenContext,
     UnsupportedRun,
@@ -108,7 +116,10 @@ __all__ = [
     "Run",
     "read_run",
     "DatasetTable",
+    "RowsOnly",
     "TokenContext",
+    "save_latent_report",
+    "LATENT_REPORT_FOLDER",
     "describe",
     "forward",
     "error_bound",

@@ -37,7 +37,7 @@ import numpy as np
 from aekit.viz.explorer._encode import Exact, quantize_images
 from aekit.viz.explorer import _mlp
 
-__all__ = ["Run", "UnsupportedRun", "DatasetTable", "TokenContext", "ContextSource", "PanelBuilder", "panel",
+__all__ = ["Run", "UnsupportedRun", "DatasetTable", "RowsOnly", "TokenContext", "ContextSource", "PanelBuilder", "panel",
            "read_run", "run_panels", "register_panels", "panel_builder", "supported_models"]
 
 TOP_IMAGES = 8  # top-activating images per code unit, images won per SOM unit
@@ -64,6 +64,7 @@ class Run:
     data: object = None  # aekit.datasets.Dataset
     X: np.ndarray | None = None  # the training rows: the first n rows of the dataset
     notes: list = field(default_factory=list)
+    activations: object = None  # aekit.harvest.ActivationStore: the activations a sparse autoencoder was trained on
 
 
 # ------------------------------------------------------------------ datasets
@@ -77,6 +78,20 @@ class TokenContext:
 
     tokens: Sequence[str]
     position: int
+
+
+@dataclass(frozen=True)
+class RowsOnly:
+    """A dataset whose rows are not held in memory (an activation store): the document keeps only their
+    contexts. It has the attributes :meth:`DatasetTable.key` reads of an :class:`aekit.datasets.Dataset`."""
+
+    name: str
+    n_samples: int
+    n_features: int
+    X: None = None
+    y: None = None
+    image_shape: None = None
+    extras: dict = field(default_factory=dict)
 
 
 class ContextSource(Protocol):
@@ -97,13 +112,14 @@ class DatasetTable:
         """The table key of dataset ``data`` named ``name`` (a new key if the name is taken by other data).
 
         ``data`` is an :class:`aekit.datasets.Dataset` (or has its ``X``, ``y``,
-        ``image_shape``, ``name`` and ``extras``). ``contexts``: for rows that
+        ``image_shape``, ``name``, ``n_samples``, ``n_features`` and ``extras``;
+        :class:`RowsOnly` for rows not in memory). ``contexts``: for rows that
         are tokens of a text, where their contexts come from; the document then
         holds the context of every stored row (``"contexts"``) and the page
         shows it, with the row's token marked, where it shows an image.
         """
         key, i = name, 1
-        while key in self._data and self._data[key] is not data and self._data[key].X.shape != data.X.shape:
+        while key in self._data and self._data[key] is not data and _shape(self._data[key]) != _shape(data):
             i += 1
             key = f"{name} ({i})"
         self._data.setdefault(key, data)
@@ -123,12 +139,13 @@ class DatasetTable:
         for key, data in self._data.items():
             rows = np.array(sorted(self._rows[key]), dtype=np.int64)
             X = data.X
-            entry = {"name": data.name, "n_features": int(X.shape[1]), "n_samples": int(X.shape[0]),
-                     "rows": rows.astype(np.int32), "image_shape": _image_shape(data, X.shape[1])}
+            n_samples, n_features = _shape(data)
+            entry = {"name": data.name, "n_features": n_features, "n_samples": n_samples,
+                     "rows": rows.astype(np.int32), "image_shape": _image_shape(data, n_features)}
             if entry["image_shape"] is not None:
                 images, lo, hi = quantize_images(X[rows], float(X.min()), float(X.max()))
                 entry.update(images=images, range=[lo, hi])
-            elif X.shape[1] <= RAW_POINT_FEATURES:
+            elif X is not None and n_features <= RAW_POINT_FEATURES:
                 entry["values"] = X[rows].astype(np.float32)
             if key in self._contexts:
                 entry["contexts"] = _contexts_entry(self._contexts[key], rows, key)
@@ -142,6 +159,10 @@ class DatasetTable:
                     entry["label_names"] = [str(n) for n in names]
             out[key] = entry
         return out
+
+
+def _shape(data) -> tuple[int, int]:
+    return int(data.n_samples), int(data.n_features)
 
 
 def _contexts_entry(source: ContextSource, rows: np.ndarray, key: str) -> dict:
@@ -202,6 +223,14 @@ def _attach_data(run: Run, data_home) -> None:
     name = run.info.get("dataset")
     if not isinstance(name, str):
         run.notes.append("the run does not name its dataset: no images, labels or data statistics")
+        return
+    if (Path(name) / "manifest.json").is_file():  # an activation store (the data of `aekit sae train`)
+        from aekit.harvest import ActivationStore, StoreError
+
+        try:
+            run.activations = ActivationStore(name)
+        except StoreError as exc:
+            run.notes.append(f"the activation store {name} could not be opened ({exc})")
         return
     try:
         data = get_dataset(name, **({} if data_home is None else {"data_home": data_home}))
@@ -502,9 +531,10 @@ def _register_builtins() -> None:
     if _BUILTINS_REGISTERED:
         return
     _BUILTINS_REGISTERED = True
-    from aekit.autoencoders import Autoencoder, StackedAutoencoder, StackedAutoencoderClassifier
+    from aekit.autoencoders import Autoencoder, SparseDictionary, StackedAutoencoder, StackedAutoencoderClassifier
     from aekit.decomposition import PCA, SFA, FastICA
     from aekit.manifold import SOM, CurvilinearComponentAnalysis, Isomap, KernelPCA, LocallyLinearEmbedding
+    from aekit.viz.explorer._latents import latent_panels
 
     builtins: dict[type, Callable] = {
         Autoencoder: autoencoder_panels,
@@ -518,6 +548,7 @@ def _register_builtins() -> None:
         KernelPCA: fitted_embedding_panels,
         CurvilinearComponentAnalysis: fitted_embedding_panels,
         SOM: som_panels,
+        SparseDictionary: latent_panels,
     }
     for cls, builder in builtins.items():
         _REGISTRY.setdefault(cls, builder)  # a builder registered before first use wins

@@ -942,8 +942,121 @@
     return out.length >= 2 ? out : niceTicks(lo, hi, 5);
   }
 
+  // ------------------------------------------------------------------ sparse autoencoder latents
+  // Bars of counts over x positions xs (n + 1 edges, already on the drawn scale), trimmed to the non-empty bins.
+  function drawBars(canvas, counts, xs, opts) {
+    const g = canvas.getContext("2d"), W = canvas.width, H = canvas.height, P = { l: 34, r: 6, t: 6, b: 26 };
+    g.clearRect(0, 0, W, H);
+    let a = 0, b = counts.length - 1;
+    while (a < b && !counts[a]) a++;
+    while (b > a && !counts[b]) b--;
+    const x0 = xs[a], x1 = xs[b + 1], span = (x1 - x0) || 1;
+    let top = 0; for (let i = a; i <= b; i++) top = Math.max(top, counts[i]);
+    const fx = x => P.l + (x - x0) / span * (W - P.l - P.r), fy = c => H - P.b - c / (top || 1) * (H - P.t - P.b);
+    g.fillStyle = opts.colour || "#d47500";
+    for (let i = a; i <= b; i++) if (counts[i]) g.fillRect(fx(xs[i]), fy(counts[i]), Math.max(0.8, fx(xs[i + 1]) - fx(xs[i]) - 0.5), H - P.b - fy(counts[i]));
+    g.strokeStyle = "#0969da"; g.lineWidth = 1.2;
+    for (const m of opts.marks || []) if (m >= x0 && m <= x1) { g.beginPath(); g.moveTo(fx(m), P.t); g.lineTo(fx(m), H - P.b); g.stroke(); }
+    g.lineWidth = 1; g.strokeStyle = "#8c959f"; g.beginPath(); g.moveTo(P.l, H - P.b); g.lineTo(W - P.r, H - P.b); g.stroke();
+    g.fillStyle = "#57606a"; g.font = "10px system-ui, sans-serif"; g.textAlign = "right";
+    g.fillText(String(top), P.l - 3, P.t + 8); g.fillText("0", P.l - 3, H - P.b);
+    g.textAlign = "center";
+    const ticks = []; for (let t = Math.ceil(x0); t <= Math.floor(x1); t++) ticks.push(t);
+    if (x1 - x0 < 1.5) for (let e = Math.floor(x0); e <= Math.ceil(x1); e++) for (const m of [2, 5]) { const t = e + Math.log10(m); if (t >= x0 && t <= x1) ticks.push(t); }
+    for (const t of ticks) g.fillText(opts.tick(t), fx(t), H - P.b + 12);
+    g.fillText(opts.label, (P.l + W - P.r) / 2, H - 2);
+    return { first: a, last: b, top: top };
+  }
+  function visibleToken(t) { return t.replace(/\r/g, "").replace(/\n/g, "\u21b5").replace(/\t/g, "\u21e5"); }
+  function decadeLabel(t) { const v = Math.pow(10, t); return v >= 0.01 && v < 1e4 ? fmt(+v.toPrecision(3)) : "1e" + Math.round(t); }
+
+  class LatentsPanel {
+    constructor(p, ctx, body) {
+      this.p = p; this.ctx = ctx; this.L = p.latents.data.length; this.N = p.top_rows.shape[1];
+      this.logEdges = Array.from(p.edges.data, v => Math.log10(v));
+      this.selected = 0;
+      const facts = el("table", { class: "facts" }, ...p.facts.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v }))));
+      this.density = canvasEl(330, 120, "plot");
+      this.list = el("div", { class: "latent-list" });
+      for (let i = 0; i < this.L; i++) {
+        const j = p.latents.data[i];
+        this.list.append(el("span", { class: "chip", "data-latent": j, text: j + " · " + this.percent(i), onclick: () => this.select(i) }));
+      }
+      this.view = el("div", { class: "box latent-view" });
+      const D = p.density;
+      body.append(el("div", { class: "row" },
+        el("div", { class: "box latent-index" }, facts,
+          el("h3", { text: "firing frequency of every latent (" + D.dead + " of " + D.n_latents + " never fired; the selected one in blue)" }), this.density,
+          el("h3", { text: "latents (click one)" }), this.list),
+        this.view));
+      this.select(0);
+    }
+    percent(i) { return (+(100 * this.p.counts.data[i] / this.p.n_rows).toPrecision(3)).toString() + " %"; }
+    select(i) {
+      this.selected = i;
+      const p = this.p, j = p.latents.data[i], D = p.density;
+      this.list.querySelectorAll(".chip").forEach((c, k) => c.classList.toggle("on", k === i));
+      const f = p.counts.data[i] / p.n_rows;
+      drawBars(this.density, D.counts.data, D.log10_edges.data, { marks: f > 0 ? [Math.log10(f)] : [], tick: decadeLabel, label: "firing frequency (log scale)" });
+      const top = p.top_values.data[i * this.N];
+      const parts = [el("h3", { class: "latent-title", text: "latent " + j }),
+        el("p", { class: "muted", text: "fires on " + this.percent(i) + " of " + p.unit + " (" + p.counts.data[i] + " of " + p.n_rows + ") · largest activation " + fmt(top) + " · mean when firing " + fmt(p.mean.data[i]) })];
+      const shown = []; for (let n = 0; n < this.N; n++) if (p.top_rows.data[i * this.N + n] >= 0) shown.push(n);
+      if (p.dataset !== null && p.context_values) parts.push(el("div", { class: "caption", text: "top " + shown.length + " contexts (the activating token outlined; shade: the latent's activation on each token)" }), this.contexts(i, shown, top));
+      else if (p.images) parts.push(el("div", { class: "caption", text: "top " + shown.length + " images (activation below)" }), this.images(i, shown));
+      else parts.push(el("div", { class: "caption", text: "top rows: " + shown.map(n => p.top_rows.data[i * this.N + n] + " (" + fmt(p.top_values.data[i * this.N + n]) + ")").join(", ") }));
+      const hist = canvasEl(330, 120, "plot");
+      const side = el("div", { class: "box" }, el("h3", { text: "activations when firing (" + p.counts.data[i] + ")" }), hist);
+      if (p.promoted) side.append(el("h3", { text: "tokens it promotes (logit lens of its atom)" }), this.tokens(p.promoted, i), el("h3", { text: "tokens it suppresses" }), this.tokens(p.suppressed, i));
+      parts.push(side);
+      this.view.replaceChildren(...parts);
+      const B = p.histogram.shape[1];
+      drawBars(hist, p.histogram.data.subarray(i * B, (i + 1) * B), this.logEdges, { tick: decadeLabel, label: "activation (log scale)" });
+    }
+    contexts(i, shown, top) {
+      const p = this.p, w = p.context_values.shape[2], rows = [];
+      for (const n of shown) {
+        const r = p.top_rows.data[i * this.N + n], c = this.ctx.data.context(p.dataset, r);
+        const pre = el("span"), post = el("td", { class: "text post" });
+        if (c) {
+          const offset = p.before - c.position;
+          c.tokens.forEach((t, q) => {
+            const v = p.context_values.data[(i * this.N + n) * w + q + offset], alpha = Math.min(1, Math.max(0, v / (top || 1)));
+            const span = el(q === c.position ? "mark" : "span", { text: visibleToken(t), title: v ? fmt(v) : null });
+            if (alpha > 0.005) span.style.background = "rgba(255,140,0," + alpha.toFixed(2) + ")";
+            (q < c.position ? pre : post).append(span);
+          });
+        }
+        rows.push(el("tr", { "data-row": r }, el("td", { class: "num", text: fmt(p.top_values.data[i * this.N + n]) }), el("td", { class: "text pre" }, pre), post));
+      }
+      return el("table", { class: "kwic" }, ...rows);
+    }
+    images(i, shown) {
+      const p = this.p, [h, w] = [p.images.shape[2], p.images.shape[3]], figs = [];
+      for (const n of shown) {
+        const k = i * this.N + n, img = p.images.data.subarray(k * h * w, (k + 1) * h * w);
+        figs.push(el("figure", { "data-row": p.top_rows.data[k] }, pixelCanvas([h, w], 64, img, { lo: 0, hi: 255 }), el("figcaption", { text: fmt(p.top_values.data[k]) })));
+      }
+      return el("div", { class: "thumbs" }, ...figs);
+    }
+    tokens(list, i) {
+      const k = list.values.shape[1];
+      return el("ol", { class: "tokens" }, ...list.tokens[i].map((t, q) => el("li", {}, el("span", { class: "tok", text: visibleToken(t) }), " " + (list.values.data[i * k + q] > 0 ? "+" : "") + fmt(list.values.data[i * k + q]))));
+    }
+    state() {
+      const rows = Array.from(this.view.querySelectorAll("table.kwic tr"));
+      return { latent: this.p.latents.data[this.selected],
+               contexts: rows.map(r => r.querySelector(".pre").textContent + r.querySelector(".post").textContent),
+               marked: rows.map(r => { const m = r.querySelector("mark"); return m ? m.textContent : null; }),
+               values: rows.map(r => +r.querySelector(".num").textContent),
+               rows: rows.map(r => +r.dataset.row),
+               images: this.view.querySelectorAll(".thumbs figure").length,
+               promoted: Array.from(this.view.querySelectorAll("ol.tokens")).slice(0, 1).flatMap(o => Array.from(o.querySelectorAll(".tok"), t => t.textContent)) };
+    }
+  }
+
   // ------------------------------------------------------------------ the page
-  const RENDERERS = { autoencoder: AutoencoderPanel, embedding: EmbeddingPanel, som: SomPanel, curves: CurvesPanel };
+  const RENDERERS = { autoencoder: AutoencoderPanel, embedding: EmbeddingPanel, som: SomPanel, curves: CurvesPanel, latents: LatentsPanel };
 
   function main() {
     const doc = decodeAll(JSON.parse(document.getElementById("aekit-data").textContent));
