@@ -201,6 +201,8 @@ class PeerResult:
     notes: list[str] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)
     log: str = ""
+    #: The fitted aekit estimator (``train_aekit`` only): to save or inspect it.
+    estimator: object = None
 
     @property
     def n_tokens(self) -> int:
@@ -953,8 +955,10 @@ def train_aekit(X: torch.Tensor, *, n_latents: int, k: int, batch_size: int, n_t
         "decoder": "unit-norm rows, parallel gradient removed; sparse decode (k atoms per row)",
         "autocast": f"the fused step computes in {run.precision}",
     }
-    return _result("aekit", run, feed, seconds, module, lambda x: module.features(x),
-                   lambda z: module.decode(z.to(module.W_dec.dtype)), dead, settings, [], "")
+    result = _result("aekit", run, feed, seconds, module, lambda x: module.features(x),
+                     lambda z: module.decode(z.to(module.W_dec.dtype)), dead, settings, [], "")
+    result.estimator = sae
+    return result
 
 
 DRIVERS: dict[str, Callable[..., PeerResult]] = {
