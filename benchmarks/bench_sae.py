@@ -266,6 +266,9 @@ def aekit_raw(sae, scale: float):
     module.input_scale.fill_(float(scale) * float(module.input_scale))
     module.rescale_inputs(1.0)
     sae.input_scale_ = float(sae.input_scale_) * float(scale)
+    # trained with the benchmark's common schedule (a callable, which a saved model cannot hold); the
+    # saved parameters name a plain one, which matters only to a later partial_fit
+    sae.set_params(lr_schedule="linear")
     return sae
 
 
@@ -642,7 +645,7 @@ def stage_inspect(args, work: Path) -> dict:
     from aekit.io import load
     from aekit.viz import write_latent_report
 
-    for name in ("aekit-quality-model", "aekit-store-model"):
+    for name in ("aekit-store-model", "aekit-quality-model"):  # the most-trained first
         if (work / name).exists():
             break
     else:
@@ -659,19 +662,22 @@ def stage_inspect(args, work: Path) -> dict:
 
 
 def screenshot(page: Path, png: Path) -> str | None:
-    """A PNG of the page's top, with the headless browser the explorer tests use; None when there is none."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
+    """A PNG of the page's top in headless Chromium, through the DevTools harness of the browser tests
+    (tests/viz/_chromium.py, ``make browser``); None when Chromium is not installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "viz"))
+    from _chromium import Chromium, find_chromium
+
+    binary = find_chromium()
+    if binary is None:
         return None
-    with sync_playwright() as p:
-        browser = p.chromium.launch()
-        tab = browser.new_page(viewport={"width": 1280, "height": 1400})
-        tab.goto(page.resolve().as_uri())
-        tab.wait_for_timeout(500)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(png))
-        browser.close()
+    with tempfile.TemporaryDirectory() as profile:
+        browser = Chromium(binary, profile, width=1280, height=1100)
+        try:
+            browser.open(page.resolve().as_uri())
+            png.parent.mkdir(parents=True, exist_ok=True)
+            browser.screenshot(png)
+        finally:
+            browser.close()
     return str(png)
 
 
@@ -679,7 +685,7 @@ def inspect_lines(ins: dict) -> list[str]:
     return [f"aekit's latent report ({ins['model']}) for {ins['latents']} latents spread over firing frequency, "
             f"top-activating contexts on {ins['rows']:,} {ins['split']} rows: [{Path(ins['page']).name}]"
             f"({Path(ins['page']).name}) ({ins['bytes'] / 1e6:.1f} MB, self-contained)"
-            + (f"; screenshot `{ins['screenshot']}`" if ins["screenshot"] else "; no headless browser here, so no screenshot")
+            + (f"; screenshot `{Path(ins['screenshot']).name}`" if ins["screenshot"] else "; no headless browser here, so no screenshot")
             + "." + "".join(f" Note: {n}." for n in ins["notes"])]
 
 
@@ -823,7 +829,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup-steps", type=int, default=3, help="first steps of each run left out of steady tokens/s")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (order rotated each round)")
     # quality
-    p.add_argument("--budget", type=int, default=1_500_000, help="train rows every contender trains on")
+    p.add_argument("--budget", type=int, default=250 * B,
+                   help="train rows every contender trains on (default 1,024,000: 250 steps; ~20 min on 2 threads)")
     p.add_argument("--seeds", default="0,1,2", help="aekit's seeds in the quality stage (peers: the first)")
     p.add_argument("--eval-rows", type=int, default=100_000, help="held-out rows scored")
     p.add_argument("--splice-windows", type=int, default=64, help="held-out windows of the CE / KL splice (0: skip)")
