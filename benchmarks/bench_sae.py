@@ -12,30 +12,45 @@ docstrings, split by document into train / validation / test):
    bfloat16 weights, compiled norms and MLPs. The stores live in ``--work`` and
    are reused by later runs (a harvest resumes where a killed one stopped); the
    harvest speed is measured afresh in every run on ``--harvest-tokens`` rows.
-2. **Throughput.** TopK, 4608 latents, k 32, batch 4096, on real train rows: aekit's
-   ``SparseDictionary`` (its default fused sparse step) against sparsify, SAELens,
-   dictionary_learning, overcomplete (each through its own trainer, float32 and
-   bfloat16 autocast) and a plain-PyTorch TopK loop (drivers in
-   ``benchmarks/sae_peers.py``), all on the same batches, interleaved in rounds
-   (the order rotated each round), after the start-up steps stated in the file.
-   Beside them the *matmul ceiling*: the dense encoder product, the decoder's work
-   at its exact shape (the k active atoms per row) in bfloat16 and one fused Adam
-   update, timed alone.
-3. **Quality at equal budget.** Every contender trains on the same ``--budget``
-   rows (the same batches in the same order, bfloat16), then is scored on held-out
-   rows of the chosen split (``--split``: validation while choosing settings, test
-   once at the end): explained variance, L0, latents dead on the held-out rows,
-   and CE-loss recovered / KL with its reconstruction spliced into SmolLM2 at
-   layer 15 on held-out windows.
+2. **Throughput.** TopK, 4608 latents, k 32, batch 4096, on ``--throughput-rows``
+   real train rows held in memory: aekit's ``SparseDictionary`` (its default fused
+   sparse step) against sparsify, SAELens, dictionary_learning, overcomplete (each
+   through its own trainer) and a plain-PyTorch TopK loop (drivers in
+   ``benchmarks/sae_peers.py``), every one in float32 and under bfloat16, all on the
+   same batches, ``--steps`` steps each, ``--rounds`` interleaved rounds (the order
+   rotated each round); steady tokens/s leaves out the first ``--warmup-steps``
+   steps; median and spread over rounds. Beside them the *matmul ceiling*: the dense
+   encoder product in bfloat16, the decoder at its exact shape (k active atoms per
+   row) and one fused Adam update, timed alone; aekit's fraction of it.
+3. **Quality at equal budget.** Every contender trains on the same ``--budget`` rows
+   (the same batches in the same order, bfloat16, the common learning rate and
+   schedule), then is scored on held-out rows of ``--split`` (validation while
+   choosing settings, test once at the end): explained variance, FVU, L0, latents
+   dead on the held-out rows, and CE-loss recovered / KL with its reconstruction
+   spliced into SmolLM2 at layer 15 on ``--splice-windows`` held-out windows. An
+   untrained aekit dictionary (its initialization) is the control; aekit runs over
+   ``--seeds`` (mean ± sd), the peers once. The default budget (1,024,000 rows,
+   250 steps, three aekit seeds) is what fits about 20 minutes on 2 threads, the
+   overcomplete and SAELens runs taking most of it.
 4. **Memory.** A subprocess that only trains aekit from the on-disk train store
-   (streamed through a shuffle buffer, one epoch over all its rows) and reports
-   its peak resident memory (``getrusage``); its model is scored like the others.
-5. **Scale.** The same training under ``torchrun`` with 2 processes (gloo)
-   against one process: final weights and held-out explained variance.
-6. **Inspection.** A page of top-activating contexts for 20 latents, written by
-   aekit's inspection report when it is installed.
+   (``StoreBatches``: a shuffle buffer, one epoch over all its rows, or
+   ``--memory-rows``) and reports its peak resident memory (``getrusage``) and
+   rows/s; its model is scored like the others (and is the one inspected).
+5. **Scale.** The same training (``--scale-rows``, float32, the generic step that
+   DDP runs) under ``torchrun --nproc_per_node 2`` (gloo) against one process:
+   largest weight difference and held-out explained variance of both.
+6. **Inspection.** aekit's latent report (top-activating contexts, activation
+   histogram, promoted tokens) for 20 latents on the held-out store, written to
+   ``--page`` (self-contained HTML) with a screenshot ``--screenshot`` taken in
+   headless Chromium (the browser tests' harness; skipped without Chromium).
 
-    python benchmarks/bench_sae.py [--split test] [--seed 0] [--budget 4000000] [--threads 2]
+Every stage saves its figures as a JSON piece in ``--work``
+(``result-<stage>.json``: date, commit, command); the results file ``--out`` is
+then assembled whole from every piece present there, each section naming the
+run that measured it, so stages can run separately (the harvest of 10 M rows
+takes hours) and the file says which run each number comes from.
+
+    python benchmarks/bench_sae.py [--split test] [--budget 1024000] [--seeds 0,1,2] [--threads 2]
         [--stages harvest,throughput,quality,memory,scale,inspect] [--work DIR] [--out benchmarks/results/sae.md]
 
 The peers run in the same process: use an environment with the ``bench-peers``
@@ -696,7 +711,8 @@ def harvest_lines(h: dict) -> list[str]:
            f"{'compiled' if h['compiled'] else 'not compiled'}.", "",
            "| store | rows | text tokens | windows | stride | size (GB) | harvest tokens/s | built in this run |",
            "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for split, s in h["stores"].items():
+    for split in ("train", "validation", "test"):
+        s = h["stores"][split]
         rate = s["harvest"]["tokens_per_s"] if s.get("harvest") else None
         out.append(f"| {split} | {s['rows']:,} | {s['text_tokens']:,} | {s['windows']:,} | {s['stride']} | "
                    f"{s['bytes'] / 1e9:.2f} | {_fmt(rate, ',.0f')} | {'yes' if s['built_now'] else 'no (reused)'} |")
