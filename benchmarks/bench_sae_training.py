@@ -13,9 +13,11 @@ optimizer steps after two warm-up steps:
 (d) aekit, sparse kernels, autograd (``fused_step=False``), bfloat16;
 (e) aekit, sparse kernels and the fused step (the default), bfloat16;
 (f) (e) with BatchTopK codes;
-(g) with ``--peers-python PYTHON`` (an environment with the ``bench`` extra): EleutherAI's sparsify,
-    its ``SparseCoder`` driven as its trainer drives it (``benchmarks/_sae_peers.py``), float32 as
-    shipped on the CPU and under CPU bfloat16 autocast; the faster is the peer's number.
+(g) the peer libraries that import in this environment (the ``bench-peers`` extra, ``make peers``; or
+    ``--peers``), each through its own trainer by the drivers of ``benchmarks/sae_peers.py`` (the ones
+    ``bench_sae.py`` uses), float32 and under CPU bfloat16 autocast; a peer's number is its steady
+    tokens/s (start-up steps left out, which favours the peers: aekit's rows time whole ``fit`` calls);
+    the fastest peer row is the one the last column divides by.
 
 A second table times the building blocks that the sparse path chose, each
 against the plain alternative, on one batch's pre-activations: the exact
@@ -33,7 +35,7 @@ encoder product alone (one (B x d) x (d x m) product per step, written into a
 reused buffer), i.e. what a step costing only its encoder would reach.
 
     python benchmarks/bench_sae_training.py [--steps 12] [--repeats 3] [--threads 2]
-        [--clock wall|cpu] [--peers-python PYTHON] [--out benchmarks/results/sae_training.md]
+        [--clock wall|cpu] [--peers sparsify,saelens,...] [--out benchmarks/results/sae_training.md]
 
 ``--clock cpu`` times with the process's CPU time (robust to other processes
 on a shared machine when ``--threads 1``).
@@ -42,15 +44,11 @@ on a shared machine when ``--threads 1``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +58,8 @@ from aekit.autoencoders import SparseDictionaryModule
 from aekit.bench._provenance import command_line, provenance_lines
 from aekit.datasets import make_sparse_dictionary_data
 from aekit.training import Trainer, bf16_supported
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sae_peers, beside this file
 
 D, M, K, B = 576, 4608, 32, 4096
 
@@ -171,33 +171,23 @@ def block_rows(X: torch.Tensor, dtype, repeats: int, clock) -> list[str]:
     return rows
 
 
-def peer_run(X: torch.Tensor, python: str, bf16: bool, threads: int, clock: str, folder: Path):
-    """Runs the peer in its environment; the child times its own steps (imports and warm-up excluded)."""
-    rows = folder / "rows.npy"
-    if not rows.exists():
-        np.save(rows, X.numpy())
-    script = Path(__file__).with_name("_sae_peers.py")
-    args = [python, str(script), "sparsify", str(rows), "--threads", str(threads), "--batch", str(B), "--k", str(K),
-            "--latents", str(M), "--clock", clock] + (["--bf16"] if bf16 else [])
+def peer_run(X: torch.Tensor, peer: str, precision: str, threads: int):
+    """A peer's own trainer over the same rows (``sae_peers`` driver); its steady tokens/s."""
+    from sae_peers import train_peer
 
     def run():
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
-        if done.returncode != 0:
-            raise RuntimeError(f"the peer failed: {done.stderr[-2000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"]
+        res = train_peer(peer, X, n_latents=M, k=K, batch_size=B, n_tokens=X.shape[0], lr=4e-4, seed=0,
+                         threads=threads, precision=precision, skip_steps=2)
+        return res.steady_tokens_per_s
 
     return run
 
 
-def _shown_argv(argv) -> list[str]:
-    """The arguments as the results file records them: the peers' interpreter (a path on this machine) as PYTHON."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    for i, arg in enumerate(args):
-        if arg.startswith("--peers-python="):
-            args[i] = "--peers-python=PYTHON"
-        elif i > 0 and args[i - 1] == "--peers-python":
-            args[i] = "PYTHON"
-    return args
+def _peers(names: str | None) -> list[str]:
+    from sae_peers import available_peers
+
+    found = [p for p in available_peers() if p != "reference"]  # the plain loops (a), (b) are the reference
+    return found if names is None else [p for p in names.split(",") if p in found]
 
 
 def main(argv=None):
@@ -206,7 +196,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
-    parser.add_argument("--peers-python", default=None, help="interpreter of an environment with eai-sparsify")
+    parser.add_argument("--peers", default=None, help="comma-separated peers (default: every one that imports here)")
     parser.add_argument("--out", default="benchmarks/results/sae_training.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -227,10 +217,9 @@ def main(argv=None):
         "(f) aekit BatchTopK, sparse + fused": aekit_run(X, architecture="batchtopk", precision=precision),
     }
     peers = {}
-    tmp = Path(tempfile.mkdtemp(prefix="bench-sae-"))
-    if args.peers_python:
-        peers["(g) sparsify SparseCoder, float32"] = peer_run(X, args.peers_python, False, args.threads, args.clock, tmp)
-        peers["(g) sparsify SparseCoder, bf16 autocast"] = peer_run(X, args.peers_python, True, args.threads, args.clock, tmp)
+    for name in _peers(args.peers):
+        for prec in ("float32", precision):
+            peers[f"(g) {name}, {prec}"] = peer_run(X, name, prec, args.threads)
     best = {name: 0.0 for name in [*runs, *peers]}
     for _ in range(args.repeats):
         for name, run in runs.items():
@@ -242,7 +231,7 @@ def main(argv=None):
     ceiling = best["encoder product alone (ceiling)"]
     baseline = best["(b) plain PyTorch, bf16 autocast"]
     peer = max((best[name] for name in peers), default=None)
-    columns = "| run | tokens/s | vs (b) | of the ceiling |" + (" vs sparsify |" if peer else "")
+    columns = "| run | tokens/s | vs (b) | of the ceiling |" + (" vs fastest peer |" if peer else "")
     rows = [columns, "| --- | ---: | ---: | ---: |" + (" ---: |" if peer else "")]
     for name, rate in best.items():
         rows.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}x | {rate / ceiling:.0%} |"
@@ -250,10 +239,11 @@ def main(argv=None):
     header = [
         "# Sparse-autoencoder training throughput",
         "",
-        *provenance_lines(command_line("python benchmarks/bench_sae_training.py", _shown_argv(argv))),
+        *provenance_lines(command_line("python benchmarks/bench_sae_training.py", sys.argv[1:] if argv is None else argv)),
         f"- problem: TopK, d {D}, {M} latents, k {K}, batch {B}, {args.steps} steps per timing, best of "
         f"{args.repeats} interleaved repeats, {args.threads} threads, {args.clock} clock, compute dtype {precision}",
-        *([f"- peer: eai-sparsify in a separate environment; 'vs sparsify' divides by its faster row"] if peer else []),
+        *(["- peers: their own trainers in this process (benchmarks/sae_peers.py), steady tokens/s; 'vs fastest "
+           "peer' divides by the fastest peer row"] if peer else []),
         f"- machine load (1-minute average) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f}",
         "",
     ]

@@ -158,6 +158,8 @@ import torch.nn.functional as F
 from torch import nn
 
 PEERS = ("sparsify", "saelens", "dictionary_learning", "overcomplete", "reference")
+#: Every driver: the peers and aekit itself.
+CONTENDERS = (*PEERS, "aekit")
 PRECISIONS = ("float32", "bfloat16")
 _DISTRIBUTIONS = {  # peer -> the PyPI distribution it comes from
     "sparsify": "eai-sparsify",
@@ -199,6 +201,8 @@ class PeerResult:
     notes: list[str] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)
     log: str = ""
+    #: The fitted aekit estimator (``train_aekit`` only): to save or inspect it.
+    estimator: object = None
 
     @property
     def n_tokens(self) -> int:
@@ -210,6 +214,9 @@ def peer_version(peer: str) -> str:
     if peer == "reference":
         return f"torch {torch.__version__}"
     from importlib.metadata import version
+
+    if peer == "aekit":
+        return version("aekit")
 
     return version(_DISTRIBUTIONS[peer])
 
@@ -276,8 +283,8 @@ def batch_indices(n_rows: int, batch_size: int, n_steps: int, seed: int) -> torc
 class _Feed:
     """The batches of a run, with a tick (and the optimizer's lr) each time the trainer takes one."""
 
-    def __init__(self, X: torch.Tensor, idx: torch.Tensor, device: torch.device):
-        self.X, self.idx, self.device = X, idx, device
+    def __init__(self, X: torch.Tensor, idx: torch.Tensor, device: torch.device, scale: float = 1.0):
+        self.X, self.idx, self.device, self.scale = X, idx, device, float(scale)
         self.ticks: list[float] = []
         self.lrs: list[float] = []
         self.optimizer: torch.optim.Optimizer | None = None
@@ -287,8 +294,13 @@ class _Feed:
         if self.optimizer is not None:
             self.lrs.append(float(self.optimizer.param_groups[0]["lr"]))
 
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` of ``X``, float32 on the device, times the input scale."""
+        x = self.X[idx].to(self.device, torch.float32)
+        return x.mul_(self.scale) if self.scale != 1.0 else x
+
     def batch(self, step: int) -> torch.Tensor:
-        return self.X[self.idx[step]].to(self.device, torch.float32)
+        return self.rows(self.idx[step])
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         for step in range(len(self.idx)):
@@ -377,24 +389,27 @@ class _Run:
     auxk: bool
     device: torch.device
     skip_steps: int
+    input_scale: float
 
     def multiplier(self, step: int) -> float:
         return lr_multiplier(step, self.n_steps, self.warmup, self.decay_start)
 
     def feed(self) -> _Feed:
-        return _Feed(self.X, batch_indices(len(self.X), self.batch_size, self.n_steps, self.seed), self.device)
+        return _Feed(self.X, batch_indices(len(self.X), self.batch_size, self.n_steps, self.seed), self.device,
+                     self.input_scale)
 
     def common_settings(self) -> dict[str, object]:
         return {"n_latents": self.n_latents, "k": self.k, "batch_size": self.batch_size, "n_steps": self.n_steps,
                 "n_tokens": self.n_steps * self.batch_size, "lr": self.lr, "warmup_steps": self.warmup,
                 "decay_start": self.decay_start, "seed": self.seed, "threads": self.threads,
                 "precision": self.precision, "dead_tokens": self.dead_tokens, "auxk": self.auxk,
+                "input_scale": self.input_scale,
                 "device": str(self.device)}
 
 
 def _make_run(X, *, n_latents, k, batch_size, n_tokens, lr, seed, threads, precision="float32",
               warmup_steps=None, decay_start=None, dead_tokens=10_000_000, auxk=True, device="cpu",
-              skip_steps=3) -> _Run:
+              skip_steps=3, input_scale=1.0) -> _Run:
     if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.dtype not in (torch.float32, torch.bfloat16):
         raise ValueError("X must be a 2-D float32 or bfloat16 torch.Tensor of shape (n, d)")
     if not 0 < k < n_latents:
@@ -405,7 +420,7 @@ def _make_run(X, *, n_latents, k, batch_size, n_tokens, lr, seed, threads, preci
     warmup, decay = schedule_steps(n_steps, warmup_steps, decay_start)
     _autocast(precision, torch.device(device))  # checks the name
     return _Run(X, n_latents, k, batch_size, n_steps, default_lr(n_latents) if lr is None else lr, warmup, decay,
-                seed, threads, precision, dead_tokens, auxk, torch.device(device), skip_steps)
+                seed, threads, precision, dead_tokens, auxk, torch.device(device), skip_steps, float(input_scale))
 
 
 def _result(peer: str, run: _Run, feed: _Feed, seconds: float, module: nn.Module, encode, decode,
@@ -430,8 +445,8 @@ def _dense(values: torch.Tensor, indices: torch.Tensor, n_latents: int) -> torch
 
 
 # ------------------------------------------------------------------ sparsify
-def _sparsify_stand_in(X: torch.Tensor, device: torch.device):
-    """A one-layer ``PreTrainedModel`` whose layer returns ``X[input_ids]``: token ids are row indices."""
+def _sparsify_stand_in(feed: _Feed, device: torch.device):
+    """A one-layer ``PreTrainedModel`` whose layer returns the feed's rows ``input_ids``: token ids are row indices."""
     from transformers import PretrainedConfig, PreTrainedModel
 
     class RowsConfig(PretrainedConfig):
@@ -443,12 +458,8 @@ def _sparsify_stand_in(X: torch.Tensor, device: torch.device):
             super().__init__(**kwargs)
 
     class Rows(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.X = X  # a plain attribute: no copy into the module's state
-
         def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, d)
-            return self.X[ids.cpu()].to(device, torch.float32)
+            return feed.rows(ids.cpu())
 
     class RowsModel(PreTrainedModel):
         config_class = RowsConfig
@@ -463,7 +474,7 @@ def _sparsify_stand_in(X: torch.Tensor, device: torch.device):
         def forward(self, input_ids: torch.Tensor, **_):
             return self.layers[0](input_ids)
 
-    return RowsModel(RowsConfig(hidden_size=X.shape[1]))
+    return RowsModel(RowsConfig(hidden_size=feed.X.shape[1]))
 
 
 class _IdsDataset(torch.utils.data.Dataset):
@@ -501,7 +512,7 @@ def train_sparsify(X: torch.Tensor, *, n_latents: int, k: int, batch_size: int, 
     log = io.StringIO()
     auxk_alpha = 1 / 32 if run.auxk else 0.0
     with _process_settings(run.threads), _quiet(log), tempfile.TemporaryDirectory() as save_dir:
-        model = _sparsify_stand_in(X, run.device)
+        model = _sparsify_stand_in(feed, run.device)
         model.layers[0].register_forward_pre_hook(lambda *_: feed.tick())
         cfg = TrainConfig(
             SparseCoderConfig(activation="topk", num_latents=n_latents, k=k, normalize_decoder=True),
@@ -853,12 +864,110 @@ def train_reference(X: torch.Tensor, *, n_latents: int, k: int, batch_size: int,
                    "")
 
 
+# ------------------------------------------------------------------ aekit
+class CommonSchedule:
+    """The common schedule as the aekit Trainer's ``lr_schedule``: a factor of the fractional epoch.
+
+    With one epoch of ``n_steps`` steps and ``schedule_per_step=True`` the
+    trainer evaluates it at ``step / n_steps``; the warm-up is part of it (the
+    trainer's own ``warmup_steps`` is then 0), so every step's rate is
+    :func:`lr_multiplier` of that step, as in the other drivers.
+    """
+
+    def __init__(self, n_steps: int, warmup: int, decay_start: int):
+        self.n_steps, self.warmup, self.decay_start = n_steps, warmup, decay_start
+
+    def __call__(self, epoch: float) -> float:
+        return lr_multiplier(round(epoch * self.n_steps), self.n_steps, self.warmup, self.decay_start)
+
+
+def _feed_source(feed: _Feed):
+    """The feed as an aekit :class:`~aekit.training.BatchSource`: its batches in its order, its rows in chunks."""
+    from aekit.training import Batch, BatchSource
+
+    class FeedSource(BatchSource):
+        def __len__(self) -> int:
+            return feed.idx.numel()
+
+        def _check(self, batch_size: int, ctx) -> None:
+            if batch_size != feed.idx.shape[1] or ctx.active:
+                raise ValueError("the feed serves its own batch size, in one process")
+
+        def shuffled(self, batch_size, generator, ctx, skip=0):
+            self._check(batch_size, ctx)
+            for x in feed:
+                yield Batch((x,), 1.0, x.shape[0])
+
+        def ordered(self, batch_size, ctx):
+            self._check(batch_size, ctx)
+            for step in range(len(feed.idx)):
+                x = feed.batch(step)
+                yield Batch((x,), 1.0, x.shape[0])
+
+        def chunks(self, rows, limit=None):
+            order = feed.idx.reshape(-1)[:limit]
+            for start in range(0, order.numel(), rows):
+                yield (feed.rows(order[start : start + rows]),)
+
+    return FeedSource()
+
+
+def train_aekit(X: torch.Tensor, *, n_latents: int, k: int, batch_size: int, n_tokens: int,
+                lr: float | None = None, seed: int = 0, threads: int = 2, precision: str = "bfloat16",
+                options: dict | None = None, **common) -> PeerResult:
+    """aekit's ``SparseDictionary`` (TopK) fitted on the feed through its ``Trainer``, with its default fast path.
+
+    The feed is handed to ``fit`` as a :class:`~aekit.training.BatchSource`
+    (the same batches in the same order as every driver; the first
+    ``init_rows`` rows of that order set the input scale and ``b_dec``). The
+    common learning rate and schedule (:class:`CommonSchedule`), AuxK at
+    ``1/32`` with the ``dead_tokens`` window (0 with ``auxk=False``) and
+    ``precision`` (the fused sparse step computes its products in it; weights
+    and Adam state stay float32); ``options`` sets any other parameter of
+    ``SparseDictionary`` (e.g. ``b_dec_init``, ``auxk_k``), the rest are its
+    defaults.
+    """
+    from aekit.autoencoders import SparseDictionary
+
+    run = _make_run(X, n_latents=n_latents, k=k, batch_size=batch_size, n_tokens=n_tokens, lr=lr, seed=seed,
+                    threads=threads, precision=precision, **common)
+    feed = run.feed()
+    params = {"auxk_coefficient": 1 / 32 if run.auxk else 0.0, "dead_tokens": run.dead_tokens, **(options or {})}
+    sae = SparseDictionary(n_latents, architecture="topk", k=k, batch_size=batch_size, learning_rate=run.lr,
+                           max_epochs=1, lr_schedule=CommonSchedule(run.n_steps, run.warmup, run.decay_start),
+                           warmup_steps=0, schedule_per_step=True, precision=run.precision, random_state=seed,
+                           device=str(run.device), verbose=False, **params)
+    with _process_settings(run.threads):
+        start = time.perf_counter()
+        sae.fit(_feed_source(feed))
+        seconds = time.perf_counter() - start
+    module = sae.module_
+    dead = float(module.dead_mask().float().mean())
+    settings = {
+        "trainer": "SparseDictionary.fit(BatchSource of the feed) -> aekit.training.Trainer",
+        # the trainer takes the module's hand-written step in one process unless told not to
+        "fused_step": sae.fused_step and module.fused_step(torch.bfloat16) is not None,
+        "optimizer": "torch.optim.Adam(fused=True), betas (0.9, 0.999)", "schedule": "common (CommonSchedule)",
+        **{key: sae.get_params()[key] for key in ("auxk_coefficient", "auxk_k", "dead_tokens", "b_dec_init",
+                                                  "normalize_inputs", "init_rows", "unit_norm_decoder",
+                                                  "sparse_kernels")},
+        "input_scale_fitted": sae.input_scale_,
+        "decoder": "unit-norm rows, parallel gradient removed; sparse decode (k atoms per row)",
+        "autocast": f"the fused step computes in {run.precision}",
+    }
+    result = _result("aekit", run, feed, seconds, module, lambda x: module.features(x),
+                     lambda z: module.decode(z.to(module.W_dec.dtype)), dead, settings, [], "")
+    result.estimator = sae
+    return result
+
+
 DRIVERS: dict[str, Callable[..., PeerResult]] = {
     "sparsify": train_sparsify,
     "saelens": train_saelens,
     "dictionary_learning": train_dictionary_learning,
     "overcomplete": train_overcomplete,
     "reference": train_reference,
+    "aekit": train_aekit,
 }
 
 
@@ -899,7 +1008,7 @@ def _smoke(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
-    p.add_argument("--peers", nargs="+", default=None, choices=PEERS)
+    p.add_argument("--peers", nargs="+", default=None, choices=CONTENDERS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the lines printed to this markdown file, whole")
     args = p.parse_args(argv)
@@ -910,7 +1019,7 @@ def _smoke(argv: list[str] | None = None) -> None:
         print(line, flush=True)
         lines.append(line)
 
-    peers = args.peers or available_peers()
+    peers = args.peers or [*available_peers(), "aekit"]
     n_train = args.steps * args.batch_size
     X = structured_activations(n_train + 16384, args.d, 2 * args.n_latents, 16, args.seed)
     X_train, X_test = X[:n_train], X[n_train:]
