@@ -6,7 +6,7 @@ from aekit.training._history import history_to_csv, read_history, write_history
 from aekit.training._options import CHECKPOINT_OPTIONS, RUN_OPTIONS, TRAINING_OPTIONS
 from aekit.training._trainable import FusedStep, TrainableModule
 from aekit.training._schedules import resolve_schedule
-from aekit.training._trainer import PRECISIONS, Trainer, bf16_supported
+from aekit.training._trainer import AUTO_BFLOAT16_MIN_WEIGHTS, PRECISIONS, Trainer, bf16_supported
 
 __all__ = [
     "TrainableModule",
@@ -21,6 +21,7 @@ __all__ = [
     "CHECKPOINT_OPTIONS",
     "RUN_OPTIONS",
     "PRECISIONS",
+    "AUTO_BFLOAT16_MIN_WEIGHTS",
     "bf16_supported",
     "resolve_schedule",
     "write_history",
