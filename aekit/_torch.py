@@ -180,7 +180,10 @@ def one_cpu_thread(device: torch.device):
 
     Sequential rules (the online SOM, CCA's pivot steps) are thousands of tiny
     steps; splitting each across threads costs more than the step, and on a busy
-    machine waiting threads make it 10-100x slower. GPUs are unaffected.
+    machine waiting threads make it 10-100x slower. A CPU PCA fit uses it too: its
+    heavy work is BLAS (NumPy's Gram product, SciPy's eigensolve) and torch only
+    does O(d^2) bookkeeping between those calls, where a woken torch pool would
+    leave threads spinning on the cores the BLAS wants. GPUs are unaffected.
     """
     if device.type != "cpu":
         yield

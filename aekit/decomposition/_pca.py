@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, RealNotInt
 from sklearn.utils.validation import assert_all_finite, check_array, check_is_fitted, validate_data
 
-from aekit._torch import as_device_tensor, resolve_device, to_numpy
+from aekit._torch import as_device_tensor, one_cpu_thread, resolve_device, to_numpy
 
 __all__ = [
     "PCA",
@@ -353,24 +353,6 @@ def truncated_reconstruction(pca, X, n_components: int) -> np.ndarray:
 _ONE_THREAD_EIGEN_FEATURES = 1024
 
 
-@contextlib.contextmanager
-def _one_torch_thread(device: torch.device):
-    """Torch on one thread during a CPU fit, whose heavy work is BLAS (NumPy's Gram product, SciPy's eigensolve).
-
-    Torch does only O(d^2) bookkeeping here; waking its thread pool between BLAS
-    calls would leave threads spinning on the cores that the BLAS wants.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _eigen_threads(device: torch.device, n_features: int):
     """BLAS threads for the eigen stage: one on the CPU when the covariance is small, else unchanged.
 
@@ -378,7 +360,7 @@ def _eigen_threads(device: torch.device, n_features: int):
     an eigensolve of at most ``_ONE_THREAD_EIGEN_FEATURES`` features (tens of
     milliseconds) runs faster on one thread beside them than on threads that
     share their cores. Measured on MNIST (784 features, 2 threads): without this
-    and :func:`_one_torch_thread` the fit took 1.2-1.3x scikit-learn's, which
+    and :func:`one_cpu_thread` the fit took 1.2-1.3x scikit-learn's, which
     stays in one BLAS pool.
     """
     if device.type != "cpu" or n_features > _ONE_THREAD_EIGEN_FEATURES:
@@ -483,7 +465,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"PCA needs at least 2 samples to estimate a covariance, got {X.shape[0]} sample; pass more rows."
             )
         device = resolve_device(self.device)
-        with _one_torch_thread(device):
+        with one_cpu_thread(device):
             n, mean, scatter = self._moments(X, device)
             with _eigen_threads(device, X.shape[1]):
                 self._set_from_moments(n, mean, scatter, X.dtype)
@@ -500,7 +482,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         first = not hasattr(self, "covariance_")
         X = self._validate(X, reset=first, ensure_all_finite=False)
         device = resolve_device(self.device)
-        with _one_torch_thread(device):
+        with one_cpu_thread(device):
             n_b, mean_b, scatter_b = self._moments(X, device)
             with _eigen_threads(device, X.shape[1]):
                 self._set_from_batch(first, n_b, mean_b, scatter_b, device, X.dtype)

@@ -8,11 +8,8 @@ from aekit.harvest import WindowFormat, causal_lm, cut_windows
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every harvest test on the one-thread setting of tests/conftest.py (tiny models, shared machines)."""
 
 
 @pytest.fixture(scope="module")

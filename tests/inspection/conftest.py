@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harvest"))  # the tiny Llama of the harvest tests
 
@@ -16,14 +15,6 @@ CONTEXT = 16
 #: A vocabulary for the tiny Llama's 64 ids: every token spelled as text a page must escape or show.
 VOCABULARY = [f" w{i}" for i in range(VOCAB)]
 VOCABULARY[3], VOCABULARY[4], VOCABULARY[5], VOCABULARY[6] = "<script>", "\n", " & ", '"q"'
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -39,53 +30,38 @@ def windows():
 
 
 @pytest.fixture(scope="module")
-def text_store(llama, windows, tmp_path_factory):
+def text_store(llama, windows, tmp_path_factory, one_torch_thread_per_module):
     """Layer 1 of the tiny Llama over every window, float32, position 0 left out, small shards."""
     from aekit.harvest import harvest
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        report = harvest(llama, "model.layers.1", windows, tmp_path_factory.mktemp("text") / "store",
-                         store_dtype="float32", rows_per_shard=100, batch_size=8, progress=False)
-    finally:
-        torch.set_num_threads(before)
+    report = harvest(llama, "model.layers.1", windows, tmp_path_factory.mktemp("text") / "store",
+                     store_dtype="float32", rows_per_shard=100, batch_size=8, progress=False)
     return report.store
 
 
 @pytest.fixture(scope="module")
-def text_sae(text_store):
+def text_sae(text_store, one_torch_thread_per_module):
     from aekit.autoencoders import SparseDictionary
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        X = text_store.rows().numpy()
-        return SparseDictionary(96, k=4, batch_size=128, max_epochs=3, warmup_steps=5, precision="float32",
-                                random_state=0).fit(X)
-    finally:
-        torch.set_num_threads(before)
+    X = text_store.rows().numpy()
+    return SparseDictionary(96, k=4, batch_size=128, max_epochs=3, warmup_steps=5, precision="float32",
+                            random_state=0).fit(X)
 
 
 @pytest.fixture(scope="module")
-def digit_codes(tmp_path_factory):
+def digit_codes(tmp_path_factory, one_torch_thread_per_module):
     """An autoencoder of the 8 x 8 digits, its codes harvested into a store, and a sparse dictionary of them."""
     from aekit.autoencoders import Autoencoder, SparseDictionary
     from aekit.datasets import load_digits
     from aekit.harvest import FunctionModule, harvest
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        digits = load_digits()
-        ae = Autoencoder(24, max_epochs=3, random_state=0).fit(digits.X)
-        store = harvest(FunctionModule(ae.torch_encoder(), ae.module_), "", digits.X,
-                        tmp_path_factory.mktemp("codes") / "store", store_dtype="float32", rows_per_shard=400,
-                        progress=False).store
-        sae = SparseDictionary(48, k=3, batch_size=128, max_epochs=3, warmup_steps=5, precision="float32",
-                               random_state=0).fit(store.rows().numpy())
-    finally:
-        torch.set_num_threads(before)
+    digits = load_digits()
+    ae = Autoencoder(24, max_epochs=3, random_state=0).fit(digits.X)
+    store = harvest(FunctionModule(ae.torch_encoder(), ae.module_), "", digits.X,
+                    tmp_path_factory.mktemp("codes") / "store", store_dtype="float32", rows_per_shard=400,
+                    progress=False).store
+    sae = SparseDictionary(48, k=3, batch_size=128, max_epochs=3, warmup_steps=5, precision="float32",
+                           random_state=0).fit(store.rows().numpy())
     return digits, store, sae
 
 

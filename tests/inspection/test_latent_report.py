@@ -20,7 +20,7 @@ from aekit.inspection import (
 from _tolerance import rounding_bound
 from conftest import CONTEXT, VOCABULARY, tiny_llama
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------ contexts from an index

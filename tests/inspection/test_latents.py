@@ -64,7 +64,7 @@ def _codes_in_chunks(sae, X, chunk):
                           for s in range(0, X.shape[0], chunk)]).numpy()
 
 
-@pytest.mark.usefixtures("one_thread")
+@pytest.mark.usefixtures("one_torch_thread")
 def test_top_activations_of_a_sparse_dictionary_agree_with_its_dense_codes(text_sae, text_store):
     X = text_store.rows().numpy()
     chunk, n_top = 77, 5
@@ -88,7 +88,7 @@ def test_top_activations_of_a_sparse_dictionary_agree_with_its_dense_codes(text_
         np.testing.assert_allclose(stats.frequency, (H != 0).mean(axis=0))
 
 
-@pytest.mark.usefixtures("one_thread")
+@pytest.mark.usefixtures("one_torch_thread")
 def test_max_rows_stops_the_pass_and_bad_input_is_refused(text_sae, text_store):
     stats = top_activations(text_sae, text_store, n_top=3, max_rows=150, chunk_rows=64)
     assert stats.n_rows == 150 and stats.top_rows.max() < 150 and stats.counts.sum() <= 150 * 4
