@@ -38,6 +38,8 @@ from aekit.inspection._contexts import (
 )
 from aekit.inspection._latents import (
     choose_latents,
+    firing_frequency,
+    mean_when_firing,
     sparse_dictionary_module,
     top_activations,
 )
@@ -112,12 +114,12 @@ class LatentReport:
     @property
     def frequency(self) -> np.ndarray:
         """(L,) fraction of the rows on which each shown latent fires."""
-        return self.counts / max(self.n_rows, 1)
+        return firing_frequency(self.counts, self.n_rows)
 
     @property
     def mean_when_firing(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.counts > 0, self.totals / np.maximum(self.counts, 1), np.nan)
+        """(L,) mean non-zero activation of each shown latent (NaN where it never fired)."""
+        return mean_when_firing(self.counts, self.totals)
 
     @property
     def is_text(self) -> bool:

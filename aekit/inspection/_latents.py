@@ -41,9 +41,22 @@ __all__ = [
     "choose_latents",
     "sparse_dictionary_module",
     "activation_rows",
+    "firing_frequency",
+    "mean_when_firing",
 ]
 
 CHUNK = 4096  # rows encoded at once: a (4096, m) float32 block of pre-activations (75 MB at m = 4608)
+
+
+def firing_frequency(counts: np.ndarray, n_rows: int) -> np.ndarray:
+    """Fraction of ``n_rows`` rows on which each latent fired, from its firing ``counts``."""
+    return counts / max(n_rows, 1)
+
+
+def mean_when_firing(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Mean non-zero activation per latent (``totals / counts``; NaN for a latent that never fired)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
 
 
 @dataclass(frozen=True)
@@ -84,13 +97,12 @@ class LatentActivations:
     @property
     def frequency(self) -> np.ndarray:
         """(m,) fraction of the rows on which each latent fires."""
-        return self.counts / max(self.n_rows, 1)
+        return firing_frequency(self.counts, self.n_rows)
 
     @property
     def mean_when_firing(self) -> np.ndarray:
         """(m,) mean non-zero activation (NaN for a latent that never fired)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.counts > 0, self.totals / self.counts, np.nan)
+        return mean_when_firing(self.counts, self.totals)
 
 
 # ------------------------------------------------------------------ pure functions
